@@ -1,0 +1,59 @@
+"""Keep what nbval executes: each notebook's fresh outputs are written for the book, so it runs once."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+EXECUTED = Path(os.environ.get("LLMCOURSE_BUILD", "_build")) / "executed"
+_notebooks: dict[Path, object] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """After nbval runs a cell, copy the outputs it saw into the notebook that the book will show."""
+    yield
+    outputs = getattr(item, "test_outputs", None)
+    if outputs is None or not hasattr(item, "cell"):
+        return
+    item.cell.outputs = [_as_output(out) for out in outputs]
+    _notebooks[Path(str(item.fspath))] = item.parent.nb
+
+
+def _as_output(out) -> nbformat.NotebookNode:
+    """An nbval output as a valid nbformat output."""
+    node = copy.deepcopy(out)
+    if node.get("output_type") == "execute_result":
+        node.setdefault("execution_count", None)
+        node.setdefault("metadata", {})
+    if node.get("output_type") == "display_data":
+        node.setdefault("metadata", {})
+    return nbformat.from_dict(node)
+
+
+# Pages that produce shared cached artifacts run first, so later pages load them instead of training.
+RUN_FIRST = ("labs/ag_news/ag_news_finetuning.ipynb",)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Move the notebooks in RUN_FIRST ahead of the others, keeping every other order as collected."""
+    root = Path(str(config.rootpath))
+
+    def rank(item) -> int:
+        rel = Path(str(item.fspath)).relative_to(root).as_posix()
+        return RUN_FIRST.index(rel) if rel in RUN_FIRST else len(RUN_FIRST)
+
+    items.sort(key=rank)
+
+
+def pytest_sessionfinish(session):
+    """Write every executed notebook under _build/executed/, mirroring its path in the repository."""
+    root = Path(str(session.config.rootpath))
+    for path, nb in _notebooks.items():
+        target = root / EXECUTED / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)

@@ -1,0 +1,39 @@
+"""Reproducibility and hardware: seeding, device choice, and the one-line report each notebook prints."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and PyTorch so a page gives the same numbers on every run."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def device() -> str:
+    """'cuda' when a GPU is usable, else 'cpu'."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def report(seed: int = 0) -> str:
+    """Seed everything and return one line naming profile, versions and hardware."""
+    import torch
+    import transformers
+
+    from llmcourse.profile import get_profile
+
+    seed_everything(seed)
+    where = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU x{os.cpu_count()}"
+    return (
+        f"profile={get_profile().name} | python {platform.python_version()} | torch {torch.__version__} | "
+        f"transformers {transformers.__version__} | {where} | seed={seed}"
+    )

@@ -1,0 +1,102 @@
+"""The two profiles, smoke (CPU, offline) and full (GPU, Hub): the only place that knows sizes and names."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+from llmcourse.errors import CourseError
+
+PROFILE_VARIABLE = "LLMCOURSE_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Names and sizes for one profile; pages ask for these instead of hard-coding them."""
+
+    name: str
+    encoder: str  # "packaged:minilm" or a Hub model id
+    causal_lm: str  # "packaged:smollm2" or a Hub model id
+    train_rows: int | None  # None: every row the data source has
+    test_rows: int | None
+    epochs: float
+    batch_size: int
+    eval_batch_size: int
+    learning_rate: float
+    max_length: int
+    mlm_steps: int  # domain-adaptive masked-LM pretraining budget
+    zero_shot_rows: int | None  # AG News test rows scored by the causal LM
+    bias_pairs: int | None  # CrowS-Pairs pairs scored
+    fp16: bool
+    bf16: bool
+
+    @property
+    def is_smoke(self) -> bool:
+        """True for the CPU, offline profile."""
+        return self.name == "smoke"
+
+    def with_overrides(self, **changes: object) -> Profile:
+        """A copy with some fields changed (for tests and quick experiments)."""
+        return replace(self, **changes)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        encoder="packaged:minilm",
+        causal_lm="packaged:smollm2",
+        train_rows=5000,  # the local 5,000-row train sample (a balanced 5,000 when read from the Hub)
+        test_rows=None,  # the full 7,600-row test split
+        epochs=1.0,
+        batch_size=32,
+        eval_batch_size=128,
+        learning_rate=1e-4,
+        max_length=128,
+        mlm_steps=150,
+        zero_shot_rows=200,
+        bias_pairs=300,
+        fp16=False,
+        bf16=False,
+    ),
+    "full": Profile(
+        name="full",
+        encoder="bert-base-uncased",
+        causal_lm="HuggingFaceTB/SmolLM2-135M-Instruct",
+        train_rows=None,
+        test_rows=None,
+        epochs=2.0,
+        batch_size=32,
+        eval_batch_size=256,
+        learning_rate=2e-5,
+        max_length=128,
+        mlm_steps=1000,
+        zero_shot_rows=None,
+        bias_pairs=None,
+        fp16=True,
+        bf16=False,
+    ),
+}
+
+
+def _cuda_available() -> bool:
+    """Whether a CUDA GPU can be used."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile named, else $LLMCOURSE_PROFILE, else full with CUDA and smoke without."""
+    chosen = name or os.environ.get(PROFILE_VARIABLE) or ("full" if _cuda_available() else "smoke")
+    if chosen not in PROFILES:
+        raise CourseError(
+            f"Unknown profile {chosen!r} (from {PROFILE_VARIABLE} or the argument). "
+            f"Use one of: {', '.join(PROFILES)}."
+        )
+    profile = PROFILES[chosen]
+    if profile.name == "full" and _cuda_available():
+        import torch
+
+        if torch.cuda.is_bf16_supported():
+            profile = profile.with_overrides(fp16=False, bf16=True)
+    return profile

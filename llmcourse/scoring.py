@@ -1,0 +1,40 @@
+"""Log-probabilities of text under a causal LM, batched: the measurement several pages build on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+@torch.no_grad()
+def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int = 16, prefix: str | None = None):
+    """For each text, a 1-D tensor of log P(token_t | tokens_<t) for its tokens after the first.
+
+    With `prefix`, the prefix is prepended and only the text's own tokens are scored.
+    Padding is on the right and masked, so batching does not change the numbers.
+    """
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    results: list[torch.Tensor] = []
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start : start + batch_size]
+        ids, skips = [], []
+        for text in chunk:
+            head = bos + (tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else [])
+            body = tokenizer(text, add_special_tokens=False)["input_ids"]
+            ids.append(head + body)
+            skips.append(max(len(head), 1))
+        width = max(len(row) for row in ids)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in ids])
+        attention = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in ids])
+        logits = model(input_ids=input_ids, attention_mask=attention).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, input_ids[:, 1:, None])[..., 0]
+        for row, (tokens, skip) in enumerate(zip(ids, skips, strict=True)):
+            results.append(logp[row, skip - 1 : len(tokens) - 1].clone())
+    return results
+
+
+def sentence_logprob(model, tokenizer, texts: Sequence[str], batch_size: int = 16, prefix: str | None = None):
+    """Total log-probability of each text (sum of its token log-probabilities), as a 1-D tensor."""
+    return torch.stack([lp.sum() for lp in token_logprobs(model, tokenizer, texts, batch_size, prefix)])

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Build the HTML book: execute every notebook once (smoke profile on CPU), then render _build/html.
+source "$(dirname "$0")/setup.sh"
+python -m pytest chapters labs --nbval-lax --nbval-cell-timeout=900 -q -p no:randomly
+python scripts/book.py
+echo "Book: $PWD/_build/html/index.html"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Run every test: lint, unit tests, every notebook (nbval), the -W book build and the page test.
+source "$(dirname "$0")/setup.sh"
+if ! command -v chromium >/dev/null; then
+  echo "Installing Debian's chromium for the page test..."
+  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
+fi
+ruff check .
+python scripts/colab_cell.py --check
+python -m pytest tests/unit chapters labs tests/book --nbval-lax --nbval-cell-timeout=900 "$@"
