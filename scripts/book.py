@@ -37,10 +37,11 @@ def toc_files(toc: dict) -> list[str]:
     return found
 
 
-def resolve(entry: str, partial: bool = False) -> tuple[Path, Path]:
+def resolve(entry: str, partial: bool = False) -> tuple[Path, Path] | None:
     """(source to copy, path inside the stage) for one toc entry; notebooks must have been executed.
 
-    With `partial`, a notebook not yet executed is staged without outputs (for checking a few pages).
+    With `partial`, a notebook not yet executed is staged without outputs and a missing page is left out
+    of the staged table of contents (for checking a few pages while others are being written).
     """
     for suffix in (".ipynb", ".md"):
         rel = Path(entry).with_suffix(suffix)
@@ -53,6 +54,8 @@ def resolve(entry: str, partial: bool = False) -> tuple[Path, Path]:
             if partial:
                 return ROOT / rel, rel
             raise SystemExit(f"{rel} has not been executed: run the notebooks first (scripts/build.sh does).")
+    if partial:
+        return None
     raise SystemExit(f"_toc.yml names {entry}, which does not exist.")
 
 
@@ -67,17 +70,36 @@ def stage(partial: bool = False) -> None:
         elif source.is_file():
             shutil.copy2(source, STAGE / name)
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    missing = []
     for entry in toc_files(toc):
-        source, rel = resolve(entry, partial)
+        found = resolve(entry, partial)
+        if found is None:
+            missing.append(entry)
+            continue
+        source, rel = found
         (STAGE / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, STAGE / rel)
         for figure in source.parent.glob("*.png"):  # images a page links by relative path
             shutil.copy2(figure, (STAGE / rel).parent / figure.name)
 
 
+    if missing:
+        (STAGE / "_toc.yml").write_text(yaml.safe_dump(prune(toc, set(missing)), sort_keys=False))
+
+
+def prune(node: object, missing: set[str]) -> object:
+    """The table of contents without the entries in `missing` (and without parts left empty)."""
+    if isinstance(node, list):
+        kept = [prune(item, missing) for item in node if not (isinstance(item, dict) and item.get("file") in missing)]
+        return [item for item in kept if not (isinstance(item, dict) and item.get("chapters") == [])]
+    if isinstance(node, dict):
+        return {key: prune(value, missing) for key, value in node.items()}
+    return node
+
+
 def build() -> None:
     """Run jupyter-book on the stage (no execution: outputs are already there) and move the HTML out."""
-    command = ["jupyter-book", "build", str(STAGE), "-W", "-n", "--keep-going"]
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(STAGE), "-W", "-n", "--keep-going"]
     if subprocess.run(command).returncode != 0:
         raise SystemExit("jupyter-book build failed (warnings count as errors).")
     shutil.rmtree(HTML, ignore_errors=True)

@@ -1,0 +1,35 @@
+"""The profile is chosen from the environment, and unknown names fail clearly."""
+
+import pytest
+
+from llmcourse import profile as profile_module
+from llmcourse.errors import CourseError
+from llmcourse.profile import PROFILES, get_profile
+
+
+def test_environment_variable_selects_the_profile(monkeypatch):
+    monkeypatch.setenv("LLMCOURSE_PROFILE", "full")
+    monkeypatch.setattr(profile_module, "_cuda_available", lambda: False)
+    assert get_profile().name == "full"
+
+
+def test_default_is_smoke_without_cuda_and_full_with_it(monkeypatch):
+    monkeypatch.delenv("LLMCOURSE_PROFILE", raising=False)
+    monkeypatch.setattr(profile_module, "_cuda_available", lambda: False)
+    assert get_profile().name == "smoke"
+    monkeypatch.setattr(profile_module, "_cuda_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.is_bf16_supported", lambda: False)
+    assert get_profile().name == "full"
+
+
+def test_unknown_profile_names_the_choices(monkeypatch):
+    monkeypatch.setenv("LLMCOURSE_PROFILE", "fast")
+    with pytest.raises(CourseError, match="smoke, full"):
+        get_profile()
+
+
+def test_profiles_differ_only_in_names_and_sizes():
+    smoke, full = PROFILES["smoke"], PROFILES["full"]
+    assert smoke.is_smoke and not full.is_smoke
+    assert set(vars(smoke)) == set(vars(full))
+    assert smoke.with_overrides(batch_size=4).batch_size == 4
