@@ -3,7 +3,8 @@
 source "$(dirname "$0")/setup.sh"
 if ! command -v chromium >/dev/null; then
   echo "Installing Debian's chromium for the page test..."
-  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  ($sudo apt-get update -qq && $sudo apt-get install -y -qq chromium) >/dev/null
 fi
 ruff check .
 python scripts/colab_cell.py --check
