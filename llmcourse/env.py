@@ -32,8 +32,29 @@ def report(seed: int = 0) -> str:
     from llmcourse.profile import get_profile
 
     seed_everything(seed)
+    short_course_errors()
     where = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU x{os.cpu_count()}"
     return (
         f"profile={get_profile().name} | python {platform.python_version()} | torch {torch.__version__} | "
         f"transformers {transformers.__version__} | {where} | seed={seed}"
     )
+
+
+def short_course_errors() -> None:
+    """In a notebook, show a CourseError as its one-line cause and fix instead of a traceback wall.
+
+    The error is still published as an error, so the cell fails (and nbval fails) as it should.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from llmcourse.errors import CourseError
+
+    def show(shell, etype, value, tb, tb_offset=None):
+        shell._showtraceback(etype, value, [f"{etype.__name__}: {value}"])
+
+    shell.set_custom_exc((CourseError,), show)
