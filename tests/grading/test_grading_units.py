@@ -1,0 +1,127 @@
+"""Fast checks of the grading plumbing: wire format, names, discovery, reports, the sandbox's failure paths."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from llmcourse import grading, sandbox
+from llmcourse.sandbox import Limits, Sandbox, SubmissionError
+
+
+def test_pack_round_trips_plain_data():
+    value = {"t": torch.arange(6).reshape(2, 3), 0: (1, 2.5, None, True), "nested": [{"a": {1, 2}}, b"xy"],
+             "array": np.arange(4, dtype=np.float32), "np_scalar": np.int64(7), "dtype": torch.float16,
+             "size": torch.Size([2, 3]), "complex": 1 + 2j}
+    back = sandbox.decode(sandbox.encode(value))
+    assert torch.equal(back["t"], value["t"]) and back[0] == (1, 2.5, None, True)
+    assert back["nested"] == [{"a": {1, 2}}, b"xy"] and back["np_scalar"] == 7 and back["dtype"] is torch.float16
+    assert isinstance(back["array"], np.ndarray) and back["array"].tolist() == [0, 1, 2, 3]
+    assert back["size"] == (2, 3) and back["complex"] == 1 + 2j
+
+
+def test_pack_refuses_objects_and_decode_refuses_pickled_code():
+    with pytest.raises(TypeError, match="cannot send"):
+        sandbox.pack(object())
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    buffer = io.BytesIO()
+    torch.save({"x": Evil()}, buffer)
+    with pytest.raises(pickle.UnpicklingError):
+        sandbox.decode(buffer.getvalue())
+
+
+def test_frames_time_out_and_end(tmp_path):
+    import os
+    import time
+
+    read, write = os.pipe()
+    sandbox.send_frame(write, b"hello")
+    assert sandbox.recv_frame(read, time.monotonic() + 5) == b"hello"
+    with pytest.raises(TimeoutError):
+        sandbox.recv_frame(read, time.monotonic() + 0.2)
+    os.close(write)
+    with pytest.raises(EOFError):
+        sandbox.recv_frame(read, time.monotonic() + 5)
+    os.close(read)
+
+
+def test_names_used_skips_keywords_and_builtins():
+    spec = {"suites": [{"cases": [{"code": ">>> import torch\n>>> out = attend(q, k)\n>>> assert len(out) == 2\n"},
+                                  {"code": ">>> for x in range(3):\n...     check(x)\n"}]}]}
+    assert grading.names_used(spec) == ["attend", "check", "k", "out", "q", "torch", "x"]
+
+
+def test_error_summaries_never_quote_code():
+    message = "Failed example:\n    assert secret_formula(x) == 3\nException raised:\n    AssertionError: oops"
+    assert grading._error_kind(message) == "AssertionError"
+    assert grading._error_kind("Expected:\n    1\nGot:\n    2") == "wrong output"
+    assert grading._last_line("Exception raised:\n    Traceback\n    ValueError: bad shape") == "ValueError: bad shape"
+
+
+def test_discover_names_students_and_labs(tmp_path):
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / "attention.ipynb").write_text("{}")
+    (tmp_path / "bob.ipynb").write_text(json.dumps({"metadata": {"otter": {"assignment_name": "mlm"}}}))
+    (tmp_path / "carol.ipynb").write_text("not json")
+    found = {(s, lab, src) for s, lab, src, _ in grading.discover(tmp_path, ["attention", "mlm"])}
+    assert found == {("alice", "attention", "alice/attention.ipynb"), ("bob", "mlm", "bob.ipynb"),
+                     ("carol", "unknown", "carol.ipynb")}
+    assert {lab for _, lab, _, _ in grading.discover(tmp_path, ["attention", "mlm"], lab="mlm")} == {"mlm"}
+
+
+def test_unreadable_notebook_scores_zero_without_starting_a_process(tmp_path):
+    tests = grading.LabTests("toy", {"q1": {"name": "q1", "points": 2, "suites": [{"cases": [
+        {"code": ">>> assert f(1) == 2\n", "hidden": True}], "type": "doctest"}]}})
+    result = grading.grade_submission("x", "toy", "x.ipynb", "{not json", tests, Limits(), "none")
+    assert result.status == "unreadable" and result.total == 0 and result.possible == 2
+
+
+def test_sandbox_without_namespaces_still_times_out_and_reports_errors():
+    cells = [{"source": "def f(x):\n    return x + 1"}, {"source": "def slow():\n    while True:\n        pass"},
+             {"source": "raise KeyError('k')"}, {"source": "print('skipped')", "ignore": True}]
+    with Sandbox("{}", cells, Limits(call_seconds=2), isolation="none") as box:
+        assert [c["status"] for c in box.cell_report] == ["ok", "ok", "error"]
+        assert box.call("f", (torch.tensor([1]),), {}).tolist() == [2]
+        with pytest.raises(TypeError):
+            box.call("f", (), {"y": 1})
+        with pytest.raises(SubmissionError, match="NameError"):
+            box.call("not_defined", (), {})
+        with pytest.raises(SubmissionError, match="TimeoutError"):
+            box.call("slow", (), {})
+        assert box.call("f", (1,), {}) == 2, "the child answers again after a timed-out call"
+        assert "skipped" not in "\n".join(box.log)
+
+
+def test_report_lists_problems_per_student(tmp_path):
+    limits = Limits()
+    questions = [grading.QuestionResult("q1", 1.0, 2.0, messages=["hidden test 2 failed (AssertionError)"])]
+    result = grading.SubmissionResult("ann", "toy", "ann.ipynb", questions, notes=["cell 3: timeout: CellTimeout"])
+    text = grading.report_markdown([result], 1.0, 1, limits, "none")
+    assert "| ann | 1/2 | 1/2 | graded |" in text and "cell 3: timeout" in text and "Warning" in text
+    grading.write_outputs([result], tmp_path, 1.0, 1, limits, "none")
+    assert (tmp_path / "scores.csv").read_text().splitlines()[1] == "ann,toy,q1,1.0,2.0,1.0,2.0,graded"
+
+
+def test_grading_stops_when_the_sandbox_cannot_start(monkeypatch):
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            self.alive, self.died, self.log = False, "could not start (exit status 126)", ["Permission denied"]
+
+        def start(self):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(grading, "Sandbox", Broken)
+    with pytest.raises(SystemExit, match="(?s)Namespace isolation failed.*Permission denied"):
+        grading.probe_sandbox()
