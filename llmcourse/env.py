@@ -33,6 +33,7 @@ def report(seed: int = 0) -> str:
 
     seed_everything(seed)
     short_course_errors()
+    plain_numpy_scalars()
     where = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU x{os.cpu_count()}"
     return (
         f"profile={get_profile().name} | python {platform.python_version()} | torch {torch.__version__} | "
@@ -58,3 +59,21 @@ def short_course_errors() -> None:
         shell._showtraceback(etype, value, [f"{etype.__name__}: {value}"])
 
     shell.set_custom_exc((CourseError,), show)
+
+
+def plain_numpy_scalars() -> None:
+    """In a notebook, show NumPy scalars as plain numbers (so glued values format in the book)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    import numpy as np
+
+    plain = shell.display_formatter.formatters["text/plain"]
+    for kind in (np.float16, np.float32, np.float64):
+        plain.for_type(kind, lambda value, printer, cycle: printer.text(repr(float(value))))
+    for kind in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64):
+        plain.for_type(kind, lambda value, printer, cycle: printer.text(repr(int(value))))

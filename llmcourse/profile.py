@@ -25,8 +25,21 @@ class Profile:
     learning_rate: float
     max_length: int
     mlm_steps: int  # domain-adaptive masked-LM pretraining budget
+    mlm_batch_size: int  # texts per masked-LM step
+    mlm_learning_rate: float  # masked-LM head learning rate
+    mlm_body_learning_rate: float  # learning rate of the encoder layers updated by masked-LM training
+    mlm_train_layers: int  # top encoder layers updated by masked-LM training (0: head only)
+    mlm_eval_rows: int  # AG News test rows masked once to score masked-LM loss/accuracy
     zero_shot_rows: int | None  # AG News test rows scored by the causal LM
+    probe_train_rows: int | None  # AG News train rows encoded for the frozen-encoder heads (None: all)
+    probe_test_rows: int | None  # AG News test rows those heads are scored on (None: all)
     bias_pairs: int | None  # CrowS-Pairs pairs scored
+    winobias_pairs: int | None  # WinoBias pro/anti sentence pairs scored (None: all 1,584)
+    canary_rows: int  # AG News train rows in the privacy page's canary corpus
+    canary_epochs: int  # epochs of the privacy page's small canary model
+    detect_articles: int  # AG News articles continued by the causal LM for the detection page (half train, half test)
+    attribution_rows: int  # AG News test rows explained with integrated gradients
+    bench_steps: int  # timed training steps per configuration in the AG News lab's speed benchmark
     fp16: bool
     bf16: bool
 
@@ -53,8 +66,21 @@ PROFILES: dict[str, Profile] = {
         learning_rate=1e-4,
         max_length=128,
         mlm_steps=150,
+        mlm_batch_size=8,
+        mlm_learning_rate=3e-3,
+        mlm_body_learning_rate=1e-4,
+        mlm_train_layers=2,
+        mlm_eval_rows=256,
         zero_shot_rows=200,
+        probe_train_rows=2000,
+        probe_test_rows=1000,
         bias_pairs=300,
+        winobias_pairs=200,
+        canary_rows=500,
+        canary_epochs=8,
+        detect_articles=128,
+        attribution_rows=60,
+        bench_steps=6,
         fp16=False,
         bf16=False,
     ),
@@ -70,8 +96,21 @@ PROFILES: dict[str, Profile] = {
         learning_rate=2e-5,
         max_length=128,
         mlm_steps=1000,
+        mlm_batch_size=32,
+        mlm_learning_rate=5e-5,
+        mlm_body_learning_rate=5e-5,
+        mlm_train_layers=12,
+        mlm_eval_rows=2000,
         zero_shot_rows=None,
+        probe_train_rows=10000,
+        probe_test_rows=None,
         bias_pairs=None,
+        winobias_pairs=None,
+        canary_rows=5000,
+        canary_epochs=8,
+        detect_articles=400,
+        attribution_rows=500,
+        bench_steps=50,
         fp16=True,
         bf16=False,
     ),
