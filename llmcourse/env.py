@@ -46,11 +46,7 @@ def short_course_errors() -> None:
 
     The error is still published as an error, so the cell fails (and nbval fails) as it should.
     """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
+    shell = _notebook_shell()
     if shell is None:
         return
     from llmcourse.errors import CourseError
@@ -63,11 +59,7 @@ def short_course_errors() -> None:
 
 def plain_numpy_scalars() -> None:
     """In a notebook, show NumPy scalars as plain numbers (so glued values format in the book)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
+    shell = _notebook_shell()
     if shell is None:
         return
     import numpy as np
@@ -77,3 +69,12 @@ def plain_numpy_scalars() -> None:
         plain.for_type(kind, lambda value, printer, cycle: printer.text(repr(float(value))))
     for kind in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64):
         plain.for_type(kind, lambda value, printer, cycle: printer.text(repr(int(value))))
+
+
+def _notebook_shell():
+    """The running IPython shell, or None outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
