@@ -158,7 +158,7 @@ def training_arguments(config: FinetuneConfig, output_dir: str | Path, **overrid
         lr_scheduler_type="linear",
         eval_strategy="no",  # was evaluation_strategy; we evaluate once, after training, on the test split
         save_strategy="no",  # we save the final model ourselves
-        logging_steps=10,
+        logging_steps=0.05,  # a log line (loss, learning rate) every 5% of the steps, whatever the data size
         report_to="none",
         seed=config.seed,
         data_seed=config.seed,
@@ -175,11 +175,33 @@ def training_arguments(config: FinetuneConfig, output_dir: str | Path, **overrid
 
 
 def make_trainer(model, args, train_dataset, tokenizer, data_collator, callbacks: Sequence | None = None):
-    """A Trainer for the classifier (processing_class= replaced tokenizer= in transformers 5)."""
+    """A Trainer for the classifier (processing_class= replaced tokenizer= in transformers 5); text progress bar."""
     from transformers import Trainer
 
-    return Trainer(model=model, args=args, train_dataset=train_dataset, data_collator=data_collator,
-                   processing_class=tokenizer, callbacks=list(callbacks or []))
+    trainer = Trainer(model=model, args=args, train_dataset=train_dataset, data_collator=data_collator,
+                      processing_class=tokenizer, callbacks=list(callbacks or []))
+    for callback in list(trainer.callback_handler.callbacks):
+        if type(callback).__name__ in ("ProgressCallback", "NotebookProgressCallback"):
+            trainer.remove_callback(callback)
+            trainer.add_callback(_text_progress_callback())
+    return trainer
+
+
+def _text_progress_callback():
+    """The Trainer's progress bar as plain text on stderr: live in a terminal, in Colab and in Jupyter, and a saved
+    notebook keeps its final state (the HTML and widget bars are saved as their first frame)."""
+    from tqdm.std import tqdm
+    from transformers.trainer_callback import ProgressCallback
+
+    class TextProgressCallback(ProgressCallback):
+        """ProgressCallback with a plain-text training bar."""
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.training_bar = tqdm(total=state.max_steps, ncols=90, file=sys.stderr, desc="training")
+            self.current_step = 0
+
+    return TextProgressCallback()
 
 
 def predict_logits(model, tokenizer, texts: Sequence[str], batch_size: int = 128, max_length: int = 128) -> np.ndarray:
@@ -303,15 +325,31 @@ def _remove_trainer_scratch(folder: Path) -> None:
 # ----------------------------------------------------------------------------------------------- benchmark
 
 
-def _peak_memory_mb(device: str) -> float:
-    """Peak memory of this process: CUDA memory allocated on a GPU, else the resident set size."""
-    import resource  # Unix only, like the course's CPU runs
+def _reset_peak_memory() -> None:
+    """Start measuring peak memory now (CUDA allocations; on Linux also the resident set's high-water mark)."""
+    import torch
 
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # Linux: reset VmHWM to the current resident size
+    except OSError:
+        pass
+
+
+def _peak_memory_mb(device: str) -> float:
+    """Peak memory since the reset: CUDA memory allocated on a GPU, else the process's resident set (MiB)."""
     import torch
 
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    try:
+        status = Path("/proc/self/status").read_text().splitlines()
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024  # kB
+    except (OSError, StopIteration):
+        import resource  # elsewhere: the peak over the process's whole life
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_training(config: FinetuneConfig, train_dataset, steps: int, warmup_steps: int = 2) -> dict:
@@ -360,8 +398,7 @@ def measure_training(config: FinetuneConfig, train_dataset, steps: int, warmup_s
         args = training_arguments(dataclasses.replace(config, max_steps=total), scratch, disable_tqdm=True,
                                   logging_strategy="no", warmup_steps=0)
         trainer = make_trainer(model, args, tokens, tokenizer, counting_collator, callbacks=[clock])
-        if torch.cuda.is_available():
-            torch.cuda.reset_peak_memory_stats()
+        _reset_peak_memory()
         trainer.train()
     seconds = clock.end - clock.start
     timed = counts[warmup_steps:total]
