@@ -415,7 +415,8 @@ def _book_html(tmp_path_factory) -> Path:
     stage = tmp_path_factory.mktemp("minibook")
     for name in ("_config.yml", "references.bib", "references.md", "_static"):
         source = ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, stage / name)
+        if source.exists():
+            (shutil.copytree if source.is_dir() else shutil.copy2)(source, stage / name)
     generated = BUILD / "generated"
     if not all((generated / grading.student_path(lab)).is_file() for lab in LABS):
         grading.assign(ROOT, student_dir=generated)
