@@ -50,10 +50,13 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=rank)
 
 
-def pytest_sessionfinish(session):
-    """Write every executed notebook under _build/executed/, mirroring its path in the repository."""
-    root = Path(str(session.config.rootpath))
-    for path, nb in _notebooks.items():
-        target = root / EXECUTED / path.relative_to(root)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, target)
+def pytest_runtest_teardown(item, nextitem):
+    """After a notebook's last cell, write it under _build/executed/ (mirroring its path), before later tests
+    (the book build) read it."""
+    path = Path(str(item.fspath))
+    if path not in _notebooks or (nextitem is not None and Path(str(nextitem.fspath)) == path):
+        return
+    root = Path(str(item.config.rootpath))
+    target = root / EXECUTED / path.relative_to(root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(_notebooks.pop(path), target)

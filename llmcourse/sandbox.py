@@ -386,12 +386,20 @@ def _bind_read_only(path: str, root: str) -> None:
     _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
+def _private_tmpfs(root: str, folder: str, size_mb: int, mode: str, owner: int) -> None:
+    """A writable tmpfs of `size_mb` at `folder` under the new root, owned by the submission's user."""
+    os.makedirs(root + folder, exist_ok=True)
+    _mount("tmpfs", root + folder, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode={mode},uid={owner}")
+
+
 def _build_root(plan: dict) -> None:
     """Inside fresh namespaces: a new root with read-only binds, private /tmp, /dev and scratch; then chroot."""
     root, limits = plan["root"], plan["limits"]
     owner = plan["uid"] if plan["uid"] is not None else 0
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+    # the private /tmp first, so that read-only paths under /tmp (a venv, a cache) are bound inside it, not hidden
+    _private_tmpfs(root, "/tmp", 64, "1777", owner)
     bound: list[str] = []
     for path in sorted(plan["read_only"], key=len):
         if not any(path == b or path.startswith(b.rstrip("/") + "/") for b in bound):
@@ -409,9 +417,7 @@ def _build_root(plan: dict) -> None:
     _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size=64m,mode=0700,uid={owner}")
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    for folder, size, mode in (("/tmp", 64, "1777"), ("/scratch", limits["scratch_mb"], "0700")):
-        os.makedirs(root + folder, exist_ok=True)
-        _mount("tmpfs", root + folder, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode={mode},uid={owner}")
+    _private_tmpfs(root, "/scratch", limits["scratch_mb"], "0700", owner)
     _mount(None, root, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chroot(root)
     os.chdir("/scratch")
