@@ -60,6 +60,11 @@ def student_path(lab: str) -> Path:
     return Path("labs") / lab / f"{lab}.ipynb"
 
 
+def is_published_student_copy(path: Path) -> bool:
+    """True for labs/<lab>/<lab>.ipynb beside a master: the student copy kept in the repository for Colab links."""
+    return path.name == f"{path.parent.name}.ipynb" and (path.parent / "master.ipynb").is_file()
+
+
 # ---------------------------------------------------------------- assign
 
 
@@ -129,14 +134,21 @@ def make_student_notebook(otter_student: Path, public_tests: dict[str, str], lab
             cell.outputs, cell.execution_count = [], None
     at = next((i + 1 for i, c in enumerate(cells) if c.cell_type == "code" and c.source.startswith(COLAB_MARK)), 0)
     cells.insert(at, student_init_cell(public_tests))
+    for i, cell in enumerate(cells):  # stable ids, so the same master always gives the same student file
+        cell.id = f"{lab}-{i:03d}"[-64:]
     nb.cells = cells
     nb.metadata["llmcourse"] = {"lab": lab, "version": "student"}
     return nb
 
 
 def assign(root: Path, labs: Iterable[str] | None = None, student_dir: Path | None = None,
-           autograder_dir: Path | None = None, quiet: bool = True) -> dict[str, dict[str, Path]]:
-    """Run otter assign on each master; write student notebooks and autograder zips; refuse any leak."""
+           autograder_dir: Path | None = None, quiet: bool = True, published: str | None = None,
+           ) -> dict[str, dict[str, Path]]:
+    """Run otter assign on each master; write student notebooks and autograder zips; refuse any leak.
+
+    `published="write"` also copies each student notebook to labs/<lab>/<lab>.ipynb in the repository (the file the
+    book's Colab button opens); `published="check"` stops if that copy differs from the fresh one.
+    """
     import nbformat
     from otter.assign import main as otter_assign
 
@@ -173,6 +185,12 @@ def assign(root: Path, labs: Iterable[str] | None = None, student_dir: Path | No
             out_nb.unlink()
             raise SystemExit(f"Student notebook of {lab} leaks solution or hidden-test lines: {leaks[:3]}")
         written[lab] = {"notebook": out_nb, "autograder": out_zip}
+        copy = root / student_path(lab)
+        if published == "write":
+            shutil.copy2(out_nb, copy)
+        elif published == "check" and (not copy.is_file() or copy.read_bytes() != out_nb.read_bytes()):
+            raise SystemExit(f"{copy.relative_to(root)} is missing or older than its master. Fix: "
+                             f"python -m llmcourse.grading assign --publish {lab}, and commit the file.")
     return written
 
 
@@ -256,7 +274,9 @@ def public_lines(root: Path) -> set[str]:
     """Whitespace-free lines of the book's other public sources (chapters, pages): code there is not a lab secret."""
     lines: set[str] = set()
     sources = [*root.glob("chapters/**/*.ipynb"), *root.glob("chapters/**/*.md"), *root.glob("*.md"),
-               *root.glob("labs/**/*.md"), *(p for p in root.glob("labs/**/*.ipynb") if p.name != "master.ipynb")]
+               *root.glob("labs/**/*.md"),
+               *(p for p in root.glob("labs/**/*.ipynb")
+                 if p.name != "master.ipynb" and not is_published_student_copy(p))]
     for path in sources:
         lines |= {_normal(line) for line in _visible_text(path).splitlines()}
     return lines
@@ -639,6 +659,11 @@ def main(argv: list[str] | None = None) -> int:
     p_assign.add_argument("labs", nargs="*", help="lab names (default: every master under labs/)")
     p_assign.add_argument("--student-dir", type=Path, help="default: $LLMCOURSE_BUILD/generated")
     p_assign.add_argument("--autograder-dir", type=Path, help="default: $LLMCOURSE_BUILD/grading/autograder")
+    copies = p_assign.add_mutually_exclusive_group()
+    copies.add_argument("--publish", dest="published", action="store_const", const="write",
+                        help="also update labs/<lab>/<lab>.ipynb, the student copy that Colab links open")
+    copies.add_argument("--check", dest="published", action="store_const", const="check",
+                        help="fail if labs/<lab>/<lab>.ipynb differs from the fresh student notebook")
     p_grade = sub.add_parser("grade", help="grade a folder of submitted notebooks")
     p_grade.add_argument("submissions", type=Path)
     p_grade.add_argument("--lab", help="grade every notebook as this lab (default: from the notebook)")
@@ -653,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     if args.command == "assign":
-        written = assign(root, args.labs, args.student_dir, args.autograder_dir)
+        written = assign(root, args.labs, args.student_dir, args.autograder_dir, published=args.published)
         for lab, paths in written.items():
             print(f"{lab}: {paths['notebook']}  {paths['autograder']}")
         return 0

@@ -8,5 +8,5 @@ if ! command -v chromium >/dev/null; then
 fi
 ruff check .
 python scripts/colab_cell.py --check
-python -m llmcourse.grading assign  # student versions of the graded labs, for the book (and autograder zips)
+python -m llmcourse.grading assign --check  # student versions of the graded labs (book, Colab copies, autograder zips)
 python -m pytest tests/unit tests/test_torchrun.py tests/compat chapters labs tests/book tests/grading --nbval-lax --nbval-cell-timeout=1800 "$@"

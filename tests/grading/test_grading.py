@@ -72,8 +72,33 @@ def test_every_lab_has_a_master_and_the_book_lists_its_student_page():
     files = [c["file"] for c in labs_part["chapters"]]
     for lab in LABS:
         assert f"labs/{lab}/{lab}" in files
-        assert (ROOT / "labs" / lab / f"{lab}.md").is_file(), "placeholder page used until the student copy exists"
     assert "labs/ag_news/ag_news_finetuning" in files and "labs/instructors_guide" in files
+
+
+def test_the_repository_holds_current_student_copies_for_colab_that_nbval_and_ruff_skip(assigned):
+    import tomllib
+
+    ruff_skips = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["extend-exclude"])
+    for lab in LABS:
+        copy = ROOT / grading.student_path(lab)  # what the book's Colab button opens
+        assert grading.is_published_student_copy(copy)
+        assert copy.read_bytes() == assigned["labs"][lab]["notebook"].read_bytes(), \
+            f"{copy} is stale: python -m llmcourse.grading assign --publish {lab}"
+        assert str(grading.student_path(lab)) in ruff_skips
+    assert not grading.is_published_student_copy(ROOT / "labs" / "ag_news" / "ag_news_finetuning.ipynb")
+
+
+def test_assign_check_names_a_stale_student_copy_and_the_fix(tmp_path):
+    root = tmp_path / "course"
+    shutil.copytree(ROOT / "labs" / "attention", root / "labs" / "attention")
+    for name in ("_config.yml", "requirements.txt", "requirements-models.txt"):
+        shutil.copy2(ROOT / name, root / name)
+    nb = nbformat.read(root / grading.student_path("attention"), as_version=4)
+    nb.cells[-1].source += "\n# edited by hand"
+    nbformat.write(nb, root / grading.student_path("attention"))
+    with pytest.raises(SystemExit, match="assign --publish attention"):
+        grading.assign(root, ["attention"], student_dir=tmp_path / "s", autograder_dir=tmp_path / "a",
+                       published="check")
 
 
 def test_assign_writes_student_notebooks_without_solutions_and_zips_with_hidden_tests(assigned):
