@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from pathlib import Path
 
 import nbformat
@@ -13,12 +14,17 @@ from llmcourse.grading import is_published_student_copy
 
 EXECUTED = Path(os.environ.get("LLMCOURSE_BUILD", "_build")) / "executed"
 _notebooks: dict[Path, object] = {}
+_seconds: dict[str, float] = {}  # wall time of each notebook's cells, for the summary at the end
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
     """After nbval runs a cell, copy the outputs it saw into the notebook that the book will show."""
+    started = time.perf_counter()
     yield
+    if hasattr(item, "cell"):
+        rel = Path(str(item.fspath)).relative_to(Path(str(item.config.rootpath))).as_posix()
+        _seconds[rel] = _seconds.get(rel, 0.0) + time.perf_counter() - started
     outputs = getattr(item, "test_outputs", None)
     if outputs is None or not hasattr(item, "cell"):
         return
@@ -67,3 +73,12 @@ def pytest_runtest_teardown(item, nextitem):
     target = root / EXECUTED / path.relative_to(root)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(_notebooks.pop(path), target)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print how long each notebook's cells took (kernel start excluded): the budget figures of the pages."""
+    if _seconds:
+        terminalreporter.section("notebook run times (s)")
+        for rel, seconds in _seconds.items():
+            terminalreporter.write_line(f"{seconds:8.1f}  {rel}")
+        terminalreporter.write_line(f"{sum(_seconds.values()):8.1f}  all notebooks")
