@@ -212,6 +212,9 @@ def child_environment(scratch: str) -> dict[str, str]:
     """A clean environment for the child: offline switches, one thread, everything writable in scratch."""
     keep = ("LLMCOURSE_DATA", "LLMCOURSE_CACHE", "LLMCOURSE_PROFILE", "LANG", "LC_ALL", "TZ")
     env = {k: os.environ[k] for k in keep if os.environ.get(k)}
+    for folder in ("LLMCOURSE_DATA", "LLMCOURSE_CACHE"):  # as bound in the sandbox: links and `..` resolved
+        if folder in env:
+            env[folder] = str(Path(env[folder]).expanduser().resolve())
     if "LLMCOURSE_CACHE" not in env and (Path.home() / ".cache" / "llmcourse").is_dir():
         env["LLMCOURSE_CACHE"] = str(Path.home() / ".cache" / "llmcourse")
     env.update(

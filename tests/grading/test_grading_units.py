@@ -125,3 +125,17 @@ def test_grading_stops_when_the_sandbox_cannot_start(monkeypatch):
     monkeypatch.setattr(grading, "Sandbox", Broken)
     with pytest.raises(SystemExit, match="(?s)Namespace isolation failed.*Permission denied"):
         grading.probe_sandbox()
+
+
+def test_child_sees_data_and_cache_folders_as_bound(tmp_path, monkeypatch):
+    """Links and `..` in LLMCOURSE_DATA/CACHE are resolved: the sandbox binds the real folders, not the links."""
+    from llmcourse.sandbox import child_environment, read_only_paths
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "clone").mkdir()
+    monkeypatch.setenv("LLMCOURSE_DATA", str(tmp_path / "clone" / ".." / "link"))
+    monkeypatch.setenv("LLMCOURSE_CACHE", str(tmp_path / "link"))
+    env = child_environment("/scratch")
+    assert env["LLMCOURSE_DATA"] == env["LLMCOURSE_CACHE"] == str((tmp_path / "real").resolve())
+    assert env["LLMCOURSE_DATA"] in read_only_paths()
