@@ -18,3 +18,10 @@ def setup_plots() -> None:
             "font.size": 10,
         }
     )
+
+
+def mark_log_ticks(ax, values, axis: str = "x") -> None:
+    """Label a log axis at exactly `values` (plain numbers), without matplotlib's crowded minor labels."""
+    set_ticks = ax.set_xticks if axis == "x" else ax.set_yticks
+    set_ticks(list(values), [f"{v:g}" for v in values])
+    set_ticks([], minor=True)
