@@ -16,7 +16,8 @@ from llmcourse.profile import Profile, get_profile
 DATA_VARIABLE = "LLMCOURSE_DATA"
 AG_NEWS_CLASSES = ["World", "Sports", "Business", "Sci/Tech"]
 AG_NEWS_HUB_ID = "fancyzhx/ag_news"
-# The Hub copy is pinned by content: its test split must hash to the same value as the local copy.
+AG_NEWS_HUB_REVISION = "eb185aade064a813bc0b7f42de02595523103ca4"  # the Hub commit with the parquet splits
+# The Hub copy is also pinned by content: its test split must hash to the same value as the local copy.
 AG_NEWS_TEST_SHA256 = "a3c625ff62e71e71b80707ea278da57dfd89fc14a74c866ecc621ecd38f0f768"
 HUB_HOST = "huggingface.co"
 
@@ -152,7 +153,7 @@ def load_ag_news(profile: Profile | None = None):
         raw = datasets.load_dataset("parquet", data_files=files)
         ds = raw.select_columns(["text", "label"]).cast(features)
     elif network_reachable():
-        ds = datasets.load_dataset(AG_NEWS_HUB_ID).cast(features)
+        ds = datasets.load_dataset(AG_NEWS_HUB_ID, revision=AG_NEWS_HUB_REVISION).cast(features)
         if split_fingerprint(ds["test"]) != AG_NEWS_TEST_SHA256:
             raise CourseError(f"The Hub's {AG_NEWS_HUB_ID} test split differs from the pinned content.")
     else:

@@ -40,6 +40,30 @@ def test_full_profile_without_hub_fails_fast_naming_both_sources(monkeypatch):
     assert "LLMCOURSE_DATA" in message and data.AG_NEWS_HUB_ID in message and "Fix" in message
 
 
+@needs_data
+def test_full_profile_reads_the_pinned_hub_revision_and_checks_its_content(monkeypatch):
+    import datasets
+
+    local = {"train": "train_sample5000/train_sample5000.parquet", "test": "test.parquet"}
+    calls = []
+
+    def hub(path, revision=None):  # the Hub, played by the local copy of the same splits
+        calls.append((path, revision))
+        files = {k: str(data.data_dir() / "ag_news" / v) for k, v in local.items()}
+        return load_parquet("parquet", data_files=files).select_columns(["text", "label"])
+
+    load_parquet = datasets.load_dataset
+    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    ds = data.load_ag_news(PROFILES["full"])
+    assert calls == [(data.AG_NEWS_HUB_ID, data.AG_NEWS_HUB_REVISION)] and len(ds["test"]) == 7600
+    assert len(data.AG_NEWS_HUB_REVISION) == 40 and int(data.AG_NEWS_HUB_REVISION, 16) >= 0
+
+    local["test"] = "train_sample5000/train_sample5000.parquet"  # other content under the pinned name
+    with pytest.raises(CourseError, match="differs from the pinned content"):
+        data.load_ag_news(PROFILES["full"])
+
+
 def test_smoke_without_data_folder_or_hub_fails_clearly(monkeypatch, tmp_path):
     monkeypatch.setenv("LLMCOURSE_DATA", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
