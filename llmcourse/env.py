@@ -32,6 +32,7 @@ def report(seed: int = 0) -> str:
     from llmcourse.profile import get_profile
 
     seed_everything(seed)
+    quiet_libraries()
     short_course_errors()
     plain_numpy_scalars()
     where = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU x{os.cpu_count()}"
@@ -39,6 +40,19 @@ def report(seed: int = 0) -> str:
         f"profile={get_profile().name} | python {platform.python_version()} | torch {torch.__version__} | "
         f"transformers {transformers.__version__} | {where} | seed={seed}"
     )
+
+
+def quiet_libraries() -> None:
+    """Hide weight-loading bars and load reports; the Trainer's training bar and real errors still show."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        import datasets
+    except ImportError:
+        return
+    datasets.disable_progress_bars()
 
 
 def short_course_errors() -> None:

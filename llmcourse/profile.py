@@ -9,6 +9,12 @@ from llmcourse.errors import CourseError
 
 PROFILE_VARIABLE = "LLMCOURSE_PROFILE"
 
+# What the packaged models are, for readers: the names pages print and put in figure titles.
+PACKAGED_MODEL_NAMES = {
+    "packaged:minilm": "all-MiniLM-L6-v2",
+    "packaged:smollm2": "SmolLM2-135M-Instruct (4-bit Q4_1, dequantised)",
+}
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -42,6 +48,16 @@ class Profile:
     bench_steps: int  # timed training steps per configuration in the AG News lab's speed benchmark
     fp16: bool
     bf16: bool
+
+    @property
+    def encoder_name(self) -> str:
+        """The encoder's name for readers (the published model, not the loader's key)."""
+        return PACKAGED_MODEL_NAMES.get(self.encoder, self.encoder)
+
+    @property
+    def causal_lm_name(self) -> str:
+        """The causal LM's name for readers; says when the smoke copy is quantised."""
+        return PACKAGED_MODEL_NAMES.get(self.causal_lm, self.causal_lm)
 
     @property
     def is_smoke(self) -> bool:

@@ -76,3 +76,16 @@ def test_batched_scoring_equals_one_at_a_time_and_the_model_loss():
     per_token = token_logprobs(model, tokenizer, [texts[1]])[0]
     assert len(per_token) == ids.shape[1] - 1
     torch.testing.assert_close(per_token.mean(), -loss, atol=1e-4, rtol=1e-4)
+
+
+def test_report_hides_loading_bars_but_keeps_errors():
+    import datasets
+    import transformers
+
+    from llmcourse.env import report
+
+    transformers.utils.logging.enable_progress_bar()
+    report()
+    assert not transformers.utils.logging.is_progress_bar_enabled()
+    assert transformers.utils.logging.get_verbosity() == transformers.logging.ERROR
+    assert not datasets.is_progress_bar_enabled()

@@ -33,3 +33,10 @@ def test_profiles_differ_only_in_names_and_sizes():
     assert smoke.is_smoke and not full.is_smoke
     assert set(vars(smoke)) == set(vars(full))
     assert smoke.with_overrides(batch_size=4).batch_size == 4
+
+
+def test_pages_name_the_published_models_and_say_when_quantised():
+    smoke, full = PROFILES["smoke"], PROFILES["full"]
+    assert smoke.encoder_name == "all-MiniLM-L6-v2"
+    assert "Q4_1" in smoke.causal_lm_name and smoke.causal_lm_name.startswith("SmolLM2-135M-Instruct")
+    assert (full.encoder_name, full.causal_lm_name) == (full.encoder, full.causal_lm)
