@@ -74,3 +74,11 @@ def test_chapter_page_renders_typeset_math_and_figures_offline(book):
     shot = SCREENSHOTS / "02_self_attention.png"
     chromium("--window-size=1280,4000", f"--screenshot={shot}", page.as_uri())
     assert shot.is_file() and shot.stat().st_size > 50_000
+
+
+def test_no_page_shows_unprocessed_markup(book):
+    role = re.compile(r"\{(?:cite|glue|doc|ref|numref|eq|download)(?::[a-z]+)?\}")
+    for page in book.rglob("*.html"):
+        text = re.sub(r"<pre.*?</pre>", "", page.read_text(), flags=re.S)  # code may show these on purpose
+        assert not role.search(text), f"{page.relative_to(book)}: a MyST role was not processed: {role.search(text)[0]}"
+        assert '$<span class="math' not in text, f"{page.relative_to(book)}: broken math delimiters"
