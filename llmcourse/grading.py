@@ -36,6 +36,9 @@ COLAB_MARK = "# Colab setup"
 INIT_MARK = "# Otter grader setup"
 PUBLIC_TESTS_DIR = "public_tests"  # where a student notebook writes its public tests (otter's graders use tests/)
 SECRET_MIN_CHARS = 16  # shorter solution lines (`return out`) are too common to count as a leak
+# Data files that a lab's graded cells read (cells the grader runs, not `otter_ignore` ones); the sandbox has no
+# network, so `grade` checks before it starts that each one is readable offline (tests/grading keeps this current).
+LAB_DATA_FILES: dict[str, tuple[str, ...]] = {"ag_news_exercises": ("ag_news/test.csv",)}
 
 
 def build_dir(root: Path) -> Path:
@@ -123,6 +126,17 @@ def student_init_cell(public_tests: dict[str, str]):
     return nbformat.v4.new_code_cell("\n".join(lines), metadata={"tags": ["remove-cell"], "editable": False})
 
 
+def check_all_cells() -> list:
+    """A markdown cell and a `grader.check_all()` cell: every public test at once, before the student submits."""
+    import nbformat
+
+    text = ("### All public checks at once\n\n"
+            "The cell below reruns the public test of every exercise, so you can see at a glance which ones pass "
+            "before you submit. Public tests only: the hidden tests that give your points are run by your "
+            "instructor.")
+    return [nbformat.v4.new_markdown_cell(text), nbformat.v4.new_code_cell("grader.check_all()")]
+
+
 def make_student_notebook(otter_student: Path, public_tests: dict[str, str], lab: str):
     """otter's student notebook, with our self-contained grader cell after the Colab cell and no outputs."""
     import nbformat
@@ -134,6 +148,10 @@ def make_student_notebook(otter_student: Path, public_tests: dict[str, str], lab
             cell.outputs, cell.execution_count = [], None
     at = next((i + 1 for i, c in enumerate(cells) if c.cell_type == "code" and c.source.startswith(COLAB_MARK)), 0)
     cells.insert(at, student_init_cell(public_tests))
+    last_check = max((i for i, c in enumerate(cells) if c.cell_type == "code" and c.source.startswith("grader.check(")),
+                     default=None)
+    if last_check is not None:
+        cells[last_check + 1:last_check + 1] = check_all_cells()
     for i, cell in enumerate(cells):  # stable ids, so the same master always gives the same student file
         cell.id = f"{lab}-{i:03d}"[-64:]
     nb.cells = cells
@@ -406,12 +424,22 @@ class SubmissionResult:
 
 
 def notebook_cells(text: str) -> list[dict]:
-    """The code cells to run: sources plus whether otter should skip them (`otter_ignore` tag)."""
+    """The code cells to run: source, whether otter skips it (`otter_ignore` tag) and its place in the notebook.
+
+    `number` counts every cell (markdown too) from 1, top to bottom, as a reader scrolling the notebook does.
+    """
     import nbformat
 
     nb = nbformat.reads(text, as_version=4)
-    return [{"source": c.source, "ignore": "otter_ignore" in c.get("metadata", {}).get("tags", [])}
-            for c in nb.cells if c.cell_type == "code"]
+    return [{"source": c.source, "ignore": "otter_ignore" in c.get("metadata", {}).get("tags", []), "number": n}
+            for n, c in enumerate(nb.cells, 1) if c.cell_type == "code"]
+
+
+def describe_cell(cell: dict) -> str:
+    """How a report names a cell: its place in the notebook and its first line of code."""
+    first = next((line.strip() for line in cell["source"].splitlines() if line.strip()), "(empty)")
+    first = (first if len(first) <= 60 else first[:57] + "...").replace("`", "'")
+    return f"cell {cell.get('number', '?')} (`{first}`)"
 
 
 def grade_submission(student: str, lab: str, source: str, text: str, tests: LabTests, limits: Limits,
@@ -454,7 +482,9 @@ def _note_cells(result: SubmissionResult, sandbox: Sandbox) -> None:
     """Record cells that failed or timed out (the student's notebook errors)."""
     for cell in sandbox.cell_report:
         if cell["status"] != "ok":
-            result.notes.append(f"cell {cell['index']}: {cell['status']}: {cell.get('error')}")
+            index = cell["index"]
+            where = describe_cell(sandbox.cells[index]) if 0 <= index < len(sandbox.cells) else "running the cells"
+            result.notes.append(f"{where}: {cell['status']}: {cell.get('error')}")
     if not sandbox.alive:
         result.notes.append(f"notebook did not finish: process {sandbox.died}")
 
@@ -474,7 +504,7 @@ def _run_question(sandbox: Sandbox, tests: LabTests, question: str) -> QuestionR
             env[name] = info["value"]
     test.run(env)
     out = QuestionResult(question, round(float(test.score), 4), float(test.possible))
-    for number, case in enumerate(test.test_case_results, 1):
+    for case in test.test_case_results:  # public and hidden tests are numbered apart, each from 1
         hidden = case.test_case.hidden
         if hidden:
             out.hidden_total += 1
@@ -484,24 +514,25 @@ def _run_question(sandbox: Sandbox, tests: LabTests, question: str) -> QuestionR
             out.public_passed += case.passed
         if not case.passed:
             if hidden:  # never the hidden test's code: only which case failed and the error's type
-                out.messages.append(f"hidden test {number} failed ({_error_kind(case.message)})")
+                out.messages.append(f"hidden test {out.hidden_total} failed ({_error_kind(case.message)})")
             else:
                 hint = case.test_case.failure_message or ""
-                out.messages.append(f"public test {number} failed: {hint} {_last_line(case.message)}".strip())
+                out.messages.append(f"public test {out.public_total} failed: {hint} "
+                                    f"{_error_line(case.message)}".strip())
     return out
 
 
-def _last_line(message: str | None) -> str:
-    """The final error line of a doctest failure report."""
+def _error_line(message: str | None) -> str:
+    """The first error line of a doctest failure report: the cause (later lines often fail only because of it)."""
     lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
-    errors = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception|Timeout)\b", line)]
-    return (errors or lines or [""])[-1][:300]
+    errors = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception|Timeout)(:|$)", line)]
+    return errors[0][:300] if errors else (lines or [""])[-1][:300]
 
 
 def _error_kind(message: str | None) -> str:
-    """Only the exception type of a failure (nothing from the hidden test's code)."""
+    """Only the type of the first exception of a failure (nothing from the hidden test's code)."""
     kinds = re.findall(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Timeout))(?::|\s*$)", message or "", re.M)
-    return kinds[-1].split(".")[-1] if kinds else "wrong output"
+    return kinds[0].split(".")[-1] if kinds else "wrong output"
 
 
 # ---------------------------------------------------------------- grading a folder
@@ -563,6 +594,7 @@ def grade_folder(folder: Path, autograder_dir: Path, out: Path, lab: str | None 
     if lab is not None and lab not in zips:
         raise SystemExit(f"No autograder zip for {lab} in {autograder_dir} (have {sorted(zips)}).")
     jobs = discover(folder, zips, lab)
+    check_lab_data({j[1] for j in jobs if j[1] in zips})
     if isolation == "namespace":
         probe_sandbox()
     started = time.monotonic()
@@ -588,6 +620,40 @@ def grade_folder(folder: Path, autograder_dir: Path, out: Path, lab: str | None 
     results.sort(key=lambda r: (r.lab, r.student))
     write_outputs(results, out, time.monotonic() - started, workers, limits, isolation)
     return results
+
+
+def check_lab_data(labs: Iterable[str]) -> None:
+    """Stop before grading when a lab's graded cells need a data file that a submission could not read offline.
+
+    A submission runs with no network and sees only $LLMCOURSE_DATA and the course cache, so without the data folder
+    every submission of such a lab would fail the same cells and lose the same points.
+    """
+    from llmcourse.data import DATA_VARIABLE, data_file
+    from llmcourse.errors import CourseError
+
+    missing = []
+    saved = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # as in the sandbox: never download here
+    try:
+        for lab in sorted(labs):
+            for relpath in LAB_DATA_FILES.get(lab, ()):
+                try:
+                    path = data_file(relpath)
+                    with open(path, "rb"):
+                        pass
+                except (CourseError, OSError) as error:
+                    missing.append(f"{lab} needs {relpath}: {error}")
+    finally:
+        if saved is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved
+    if missing:
+        raise SystemExit(
+            "Submissions are graded offline, and these data files cannot be read without the network:\n  "
+            + "\n  ".join(missing)
+            + f"\nFix: set {DATA_VARIABLE} to the course data folder and run from the repository root, e.g.\n"
+            f"  {DATA_VARIABLE}=/path/to/data .venv/bin/python -m llmcourse.grading grade submissions/ --lab LAB")
 
 
 def probe_sandbox() -> None:
@@ -625,7 +691,9 @@ def report_markdown(results: list[SubmissionResult], seconds: float, workers: in
         "# Grading report", "",
         f"{len(results)} submissions graded in {seconds:.1f} s with {workers} worker(s); isolation: {isolation}.",
         f"Limits: cell {limits.cell_seconds:g} s, notebook {limits.notebook_seconds:g} s, "
-        f"call {limits.call_seconds:g} s, CPU {limits.cpu_seconds} s, memory {limits.memory_mb} MiB.", "",
+        f"call {limits.call_seconds:g} s, CPU {limits.cpu_seconds} s, memory {limits.memory_mb} MiB.",
+        "Cells are numbered from 1, counting every cell from the top, markdown included; each "
+        "question numbers its public and its hidden tests separately, from 1.", "",
     ]
     if isolation != "namespace":
         lines += ["**Warning:** submissions ran without namespace isolation (no network cut at the kernel, "
@@ -649,6 +717,17 @@ def report_markdown(results: list[SubmissionResult], seconds: float, workers: in
 
 # ---------------------------------------------------------------- command line
 
+LIMIT_HELP = {
+    "cell_seconds": "seconds one notebook cell may run before it is interrupted; the next cell then runs",
+    "notebook_seconds": "seconds for all cells together, start-up included; then the process is killed",
+    "call_seconds": "seconds one call of a submitted function by a test may take",
+    "cpu_seconds": "CPU seconds for the whole submission process, a kernel limit",
+    "memory_mb": "address space of the submission process in MiB, a kernel limit",
+    "file_mb": "largest file the submission may write, in MiB",
+    "scratch_mb": "size in MiB of the submission's private writable folder, under namespace isolation",
+    "processes": "processes and threads of the submission's user id, applied only when grading as root",
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     """The `assign`, `grade` and `scan` commands."""
@@ -664,15 +743,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="also update labs/<lab>/<lab>.ipynb, the student copy that Colab links open")
     copies.add_argument("--check", dest="published", action="store_const", const="check",
                         help="fail if labs/<lab>/<lab>.ipynb differs from the fresh student notebook")
-    p_grade = sub.add_parser("grade", help="grade a folder of submitted notebooks")
-    p_grade.add_argument("submissions", type=Path)
-    p_grade.add_argument("--lab", help="grade every notebook as this lab (default: from the notebook)")
-    p_grade.add_argument("--autograder-dir", type=Path)
-    p_grade.add_argument("--out", type=Path, help="default: $LLMCOURSE_BUILD/grading/results")
-    p_grade.add_argument("--workers", type=int, help="submissions graded at once (default: CPU count)")
-    p_grade.add_argument("--isolation", choices=["auto", "namespace", "none"], default="auto")
+    p_grade = sub.add_parser(
+        "grade", help="grade a folder of submitted notebooks",
+        description="Grade every .ipynb under SUBMISSIONS, each in its own sandboxed process; write scores.csv, "
+                    "report.md and results.json. Run it from the repository root with LLMCOURSE_DATA set.")
+    p_grade.add_argument("submissions", type=Path, help="a folder: alice.ipynb, or alice/<lab>.ipynb per student")
+    p_grade.add_argument("--lab", help="grade every notebook as this lab (recommended; default: the lab named in "
+                                       "each notebook's metadata, else its file name)")
+    p_grade.add_argument("--autograder-dir", type=Path,
+                         help="where the <lab>-autograder.zip files are (default: $LLMCOURSE_BUILD/grading/autograder,"
+                              " with LLMCOURSE_BUILD=_build unless set)")
+    p_grade.add_argument("--out", type=Path, help="results folder (default: $LLMCOURSE_BUILD/grading/results)")
+    p_grade.add_argument("--workers", type=int, help="submissions graded at once (default: the number of CPU cores)")
+    p_grade.add_argument("--isolation", choices=["auto", "namespace", "none"], default="auto",
+                         help="namespace: Linux namespaces via unshare; none: a plain process, unsafe for untrusted "
+                              "work; auto: namespace where it works (default: auto)")
     for name, default in asdict(Limits()).items():
-        p_grade.add_argument("--" + name.replace("_", "-"), type=type(default), default=default)
+        p_grade.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,
+                             help=f"{LIMIT_HELP[name]} (default: {default:g})")
     p_scan = sub.add_parser("scan", help="fail if any solution or hidden-test line appears in these files")
     p_scan.add_argument("paths", nargs="+", type=Path)
     args = parser.parse_args(argv)

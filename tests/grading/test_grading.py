@@ -117,6 +117,8 @@ def test_assign_writes_student_notebooks_without_solutions_and_zips_with_hidden_
         assert nb.cells[0].source.startswith("# Colab setup") and nb.cells[1].source.startswith(grading.INIT_MARK)
         embedded = ast.literal_eval(re.search(r"PUBLIC_TESTS = (\{.*?\n\})", nb.cells[1].source, re.S).group(1))
         assert set(embedded) == set(specs)
+        checks = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.startswith("grader.check(")]
+        assert nb.cells[checks[-1] + 2].source == "grader.check_all()", "every public check at once, after the last"
         for question, source in embedded.items():
             scope: dict = {}
             exec(source, scope)
@@ -205,13 +207,17 @@ def test_scores_csv_and_report(main_batch):
 def test_report_never_quotes_hidden_tests(main_batch, assigned):
     text = (main_batch["out"] / "report.md").read_text() + (main_batch["out"] / "results.json").read_text()
     normal = grading._normal(text)
+    # a line that the student notebooks show anyway (an import, say) reveals nothing when the report names a cell by it
+    shown = {grading._normal(line) for lab in LABS
+             for line in grading._visible_text(assigned["labs"][lab]["notebook"]).splitlines()}
     for lab in LABS:
         for spec in lab_tests(assigned, lab).specs.values():
             for case in spec["suites"][0]["cases"]:
                 if case["hidden"]:
                     for line in case["code"].splitlines():
                         code = grading._normal(line.removeprefix(">>> ").removeprefix("... "))
-                        assert len(code) < 30 or code not in normal, f"hidden test line in the report: {line}"
+                        assert len(code) < 30 or code in shown or code not in normal, \
+                            f"hidden test line in the report: {line}"
 
 
 # ---------------------------------------------------------------- misbehaving submissions
@@ -404,15 +410,19 @@ def test_grader_check_works_in_a_notebook_downloaded_alone_as_in_colab(assigned,
         nb = with_cell(nb, pretend_colab, at=1)
         NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
                        resources={"metadata": {"path": str(folder)}}).execute()
-        checks = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("grader.check")]
+        checks = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("grader.check(")]
         assert len(checks) == 4
+        (check_all,) = [c for c in nb.cells if c.cell_type == "code" and c.source == "grader.check_all()"]
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         texts = [json.dumps(c.outputs) for c in checks]
+        summary = json.dumps(check_all.outputs)
         if name == "done":
             assert not errors, errors
             assert all("passed" in t and "failed" not in t for t in texts), texts
+            assert "failed" not in summary and all(q in summary for q in answer_cells(nb)), summary
         else:
             assert all("failed" in t for t in texts), texts
+            assert all(q in summary for q in answer_cells(nb)) and "failed" in summary, summary
             assert not [e for e in errors if e["ename"] in ("ValueError", "FileNotFoundError")], "otter setup failed"
         written = sorted(p.name for p in (folder / grading.PUBLIC_TESTS_DIR).iterdir())
         assert written == sorted(f"{q}.py" for q in answer_cells(nb))

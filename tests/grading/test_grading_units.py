@@ -64,7 +64,10 @@ def test_error_summaries_never_quote_code():
     message = "Failed example:\n    assert secret_formula(x) == 3\nException raised:\n    AssertionError: oops"
     assert grading._error_kind(message) == "AssertionError"
     assert grading._error_kind("Expected:\n    1\nGot:\n    2") == "wrong output"
-    assert grading._last_line("Exception raised:\n    Traceback\n    ValueError: bad shape") == "ValueError: bad shape"
+    assert grading._error_line("Exception raised:\n    Traceback\n    ValueError: bad shape") == "ValueError: bad shape"
+    two = ("Failed example:\n    x = f(q)\nException raised:\n    TypeError: bad q\n"
+           "Failed example:\n    assert x == 2\nException raised:\n    NameError: name 'x' is not defined")
+    assert grading._error_kind(two) == "TypeError" and grading._error_line(two) == "TypeError: bad q", "the cause"
 
 
 def test_discover_names_students_and_labs(tmp_path):
@@ -139,3 +142,55 @@ def test_child_sees_data_and_cache_folders_as_bound(tmp_path, monkeypatch):
     env = child_environment("/scratch")
     assert env["LLMCOURSE_DATA"] == env["LLMCOURSE_CACHE"] == str((tmp_path / "real").resolve())
     assert env["LLMCOURSE_DATA"] in read_only_paths()
+
+
+def test_report_names_cells_as_the_notebook_shows_them():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lab"), nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_markdown_cell("text"),
+                                         nbformat.v4.new_code_cell("\n\ndef attend(q, k, v, mask=None):\n    pass")])
+    cells = grading.notebook_cells(nbformat.writes(nb))
+    assert [c["number"] for c in cells] == [2, 4], "numbers count markdown cells too, from 1"
+    assert grading.describe_cell(cells[1]) == "cell 4 (`def attend(q, k, v, mask=None):`)"
+    assert grading.describe_cell({"source": "y = " + "1 + " * 40, "number": 9}).endswith("...`)")
+
+
+def test_hidden_tests_are_numbered_apart_from_the_public_one():
+    spec = {"name": "q1", "points": 2, "suites": [{"type": "doctest", "cases": [
+        {"code": ">>> assert True\n", "hidden": False, "points": 0},
+        {"code": ">>> assert f(1) == 2\n", "hidden": True},
+        {"code": ">>> assert f(2) == 3\n", "hidden": True}]}]}
+
+    class Stopped:
+        alive = False
+
+    result = grading._run_question(Stopped(), grading.LabTests("toy", {"q1": spec}), "q1")
+    assert result.messages == ["hidden test 1 failed (NameError)", "hidden test 2 failed (NameError)"]
+    assert (result.public_passed, result.hidden_total) == (1, 2)
+
+
+def test_grade_refuses_when_a_lab_data_file_is_not_readable_offline(tmp_path, monkeypatch):
+    monkeypatch.delenv("LLMCOURSE_DATA", raising=False)
+    monkeypatch.setenv("LLMCOURSE_CACHE", str(tmp_path / "empty_cache"))
+    with pytest.raises(SystemExit, match="(?s)ag_news_exercises needs ag_news/test.csv.*Fix: set LLMCOURSE_DATA"):
+        grading.check_lab_data(["attention", "ag_news_exercises"])
+    grading.check_lab_data(["attention", "mlm"])  # labs that read no data file need nothing
+    (tmp_path / "data" / "ag_news").mkdir(parents=True)
+    (tmp_path / "data" / "ag_news" / "test.csv").write_text('"1","a","b"\n')
+    monkeypatch.setenv("LLMCOURSE_DATA", str(tmp_path / "data"))
+    grading.check_lab_data(["ag_news_exercises"])
+
+
+def test_lab_data_files_list_every_data_file_that_graded_cells_read():
+    import re
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[2]
+    for lab, master in grading.find_masters(root).items():
+        nb = nbformat.read(master, as_version=4)
+        read = {m for c in nb.cells if c.cell_type == "code" and "otter_ignore" not in c.metadata.get("tags", [])
+                for m in re.findall(r"data_file\(\s*[\"']([^\"']+)[\"']", c.source)}
+        assert read == set(grading.LAB_DATA_FILES.get(lab, ())), (lab, read)
