@@ -28,6 +28,7 @@ from llmcourse.profile import Profile, get_profile
 # Bump when a change to the training code changes what it produces, so stale cached classifiers are not reused.
 TRAINING_CODE_VERSION = 1
 OLDEST_TRANSFORMERS = "5.0.0"  # the supported range's oldest end, tested by tests/compat
+NEWEST_TRANSFORMERS = "5.24.0"  # its newest end: the version requirements.txt pins (tests/compat checks both)
 LOGITS_FILE = "test_logits.npy"
 METRICS_FILE = "metrics.json"
 RESULT_MARKER = "RESULT"  # the command line prints its summary on one line starting with this
@@ -62,9 +63,17 @@ def config_for(profile: Profile | None = None) -> FinetuneConfig:
     )
 
 
-def seed_config(config: FinetuneConfig) -> FinetuneConfig:
-    """The seed lab's recipe on the same model: every row padded to max_length, random batches, float32."""
+def baseline_config(config: FinetuneConfig) -> FinetuneConfig:
+    """The baseline (transformers 4 era) recipe on the same model: every row padded to max_length, random batches,
+    float32."""
     return dataclasses.replace(config, dynamic_padding=False, group_by_length=False, fp16=False, bf16=False)
+
+
+def in_supported_range(version: str) -> bool:
+    """Whether a transformers version lies in the range this code is tested on (OLDEST_ to NEWEST_TRANSFORMERS)."""
+    from packaging.version import Version
+
+    return Version(OLDEST_TRANSFORMERS) <= Version(version) <= Version(NEWEST_TRANSFORMERS)
 
 
 def model_source(model: str) -> str:
@@ -142,7 +151,8 @@ def distributed_arguments() -> dict:
 
 
 def training_arguments(config: FinetuneConfig, output_dir: str | Path, **overrides: object):
-    """TrainingArguments for `config` on current transformers (see the lab for each change from the seed)."""
+    """TrainingArguments for `config` on current transformers (the lab explains each change from the baseline
+    recipe)."""
     import torch
     from transformers import TrainingArguments
 
@@ -175,21 +185,25 @@ def training_arguments(config: FinetuneConfig, output_dir: str | Path, **overrid
 
 
 def make_trainer(model, args, train_dataset, tokenizer, data_collator, callbacks: Sequence | None = None):
-    """A Trainer for the classifier (processing_class= replaced tokenizer= in transformers 5); text progress bar."""
+    """A Trainer for the classifier (processing_class= replaced tokenizer= in transformers 5); a plain-text progress
+    bar and no printed log dicts (the losses stay in trainer.state.log_history)."""
     from transformers import Trainer
 
     trainer = Trainer(model=model, args=args, train_dataset=train_dataset, data_collator=data_collator,
                       processing_class=tokenizer, callbacks=list(callbacks or []))
     for callback in list(trainer.callback_handler.callbacks):
-        if type(callback).__name__ in ("ProgressCallback", "NotebookProgressCallback"):
+        name = type(callback).__name__
+        if name in ("ProgressCallback", "NotebookProgressCallback", "PrinterCallback"):
             trainer.remove_callback(callback)
-            trainer.add_callback(_text_progress_callback())
+            if name != "PrinterCallback":
+                trainer.add_callback(_text_progress_callback())
     return trainer
 
 
 def _text_progress_callback():
     """The Trainer's progress bar as plain text on stderr: live in a terminal, in Colab and in Jupyter, and a saved
-    notebook keeps its final state (the HTML and widget bars are saved as their first frame)."""
+    notebook keeps its final state (the HTML and widget bars are saved as their first frame). It does not print the
+    log dicts the stock bar writes under itself."""
     from tqdm.std import tqdm
     from transformers.trainer_callback import ProgressCallback
 
@@ -200,6 +214,9 @@ def _text_progress_callback():
             if state.is_world_process_zero:
                 self.training_bar = tqdm(total=state.max_steps, ncols=90, file=sys.stderr, desc="training")
             self.current_step = 0
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            pass  # the logs stay in state.log_history
 
     return TextProgressCallback()
 
@@ -352,82 +369,124 @@ def _peak_memory_mb(device: str) -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def benchmark_rows(lengths: Sequence[int], batch_size: int, steps: int, seed: int = 0) -> list[list[int]]:
+    """`steps` batches (row indices) of one epoch cut by transformers' length-grouped sampler over rows with these
+    lengths: the rows both benchmark configurations train on. The batches are taken at evenly spaced quantiles of
+    their mean length, so a few batches hold short, typical and long rows in the epoch's proportions."""
+    import torch
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    generator = torch.Generator().manual_seed(seed)
+    order = get_length_grouped_indices([int(n) for n in lengths], batch_size, generator=generator)
+    batches = [order[i:i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]  # full ones
+    if steps > len(batches):
+        raise CourseError(f"The benchmark asks for {steps} batches of {batch_size} rows, but the data give only "
+                          f"{len(batches)}. Fix: ask for fewer steps or a smaller batch size.")
+    lengths = np.asarray(lengths)
+    by_length = np.argsort([lengths[batch].mean() for batch in batches], kind="stable")
+    picks = np.sort(by_length[((np.arange(steps) + 0.5) * len(batches) / steps).astype(int)])
+    return [list(batches[k]) for k in picks]
+
+
 def measure_training(config: FinetuneConfig, train_dataset, steps: int, warmup_steps: int = 2) -> dict:
-    """Throughput of `steps` optimiser steps of the real training loop (after `warmup_steps` untimed ones)."""
+    """Throughput of one pass of the real training loop over the rows of `benchmark_rows` (the same rows for every
+    configuration), after `warmup_steps` untimed optimiser steps on them.
+
+    A length-grouped configuration trains them in the batches its sampler made; any other, in random batches of
+    the same rows (what its random sampler would draw). So configurations compare like for like.
+    """
     import tempfile
 
     import torch
     from transformers import TrainerCallback
 
+    if "train_sampling_strategy" not in argument_names():
+        raise CourseError("The benchmark needs a transformers version whose TrainingArguments have "
+                          "train_sampling_strategy. Fix: install the pinned version (requirements.txt).")
     tokenizer = load_tokenizer(config.model)
-    total = steps + warmup_steps
-    # Length grouping sorts within "megabatches" of up to 50 batches drawn from 4x as many rows: give it that many.
-    rows = train_dataset.select(range(min(len(train_dataset), max(total, 200) * config.batch_size)))
-    tokens = tokenize(rows, tokenizer, config.max_length, pad_to_max_length=not config.dynamic_padding)
+    tokens = tokenize(train_dataset, tokenizer, config.max_length, pad_to_max_length=not config.dynamic_padding)
+    batches = benchmark_rows(tokens["length"], config.batch_size, steps, config.seed)
+    rows = [i for batch in batches for i in batch]
+    if not config.group_by_length:
+        rows = [rows[i] for i in np.random.default_rng(config.seed).permutation(len(rows))]
+    timed = tokens.select(rows)  # in the order they are trained, batch after batch
     base = collator(tokenizer, config)
-    counts: list[tuple[int, int]] = []  # (real tokens, padded positions) per batch, in the order collated
+    counts: list[tuple[int, int, int]] = []  # (rows, real tokens, padded positions) per batch, in the order collated
 
     def counting_collator(features):
         batch = base(features)
-        counts.append((int(batch["attention_mask"].sum()), int(batch["attention_mask"].numel())))
+        mask = batch["attention_mask"]
+        counts.append((int(mask.shape[0]), int(mask.sum()), int(mask.numel())))
         return batch
-
-    class Clock(TrainerCallback):
-        """Times optimiser steps after the warm-up ones."""
-
-        def __init__(self) -> None:
-            self.start: float | None = None
-            self.end = 0.0
-
-        def on_step_begin(self, args, state, control, **kwargs):
-            if state.global_step == warmup_steps:
-                _sync()
-                self.start = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            _sync()
-            self.end = time.perf_counter()
 
     def _sync() -> None:
         if torch.cuda.is_available():
             torch.cuda.synchronize()
 
-    clock = Clock()
+    class Clock(TrainerCallback):
+        """Times the epoch: from before its first batch is collated to after its last optimiser step."""
+
+        def __init__(self) -> None:
+            self.start = self.end = 0.0
+
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            _sync()
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            _sync()
+            self.end = time.perf_counter()
+
     model = load_model(config.model)
     with tempfile.TemporaryDirectory() as scratch:
-        args = training_arguments(dataclasses.replace(config, max_steps=total), scratch, disable_tqdm=True,
-                                  logging_strategy="no", warmup_steps=0)
-        trainer = make_trainer(model, args, tokens, tokenizer, counting_collator, callbacks=[clock])
+
+        def run(max_steps: int, callbacks: list):
+            one_pass = dataclasses.replace(config, epochs=1.0, max_steps=max_steps)
+            args = training_arguments(one_pass, scratch, disable_tqdm=True, logging_strategy="no", warmup_steps=0,
+                                      train_sampling_strategy="sequential")  # the batches chosen above, in order
+            make_trainer(model, args, timed, tokenizer, counting_collator, callbacks=callbacks).train()
+            return args
+
+        run(warmup_steps, [])  # untimed: first-call costs (memory allocation, kernel selection, thread start-up)
+        counts.clear()
+        clock = Clock()
         _reset_peak_memory()
-        trainer.train()
+        args = run(-1, [clock])  # timed: one full pass over the rows
     seconds = clock.end - clock.start
-    timed = counts[warmup_steps:total]
-    real = sum(c[0] for c in timed)
-    padded = sum(c[1] for c in timed)
+    samples = sum(c[0] for c in counts)
+    real = sum(c[1] for c in counts)
+    padded = sum(c[2] for c in counts)
+    if samples != len(rows):
+        raise CourseError(f"The timed pass collated {samples} rows, not the {len(rows)} it should have.")
     return {
-        "samples_per_s": steps * config.batch_size / seconds, "tokens_per_s": real / seconds,
+        "samples_per_s": samples / seconds, "tokens_per_s": real / seconds, "tokens_per_sample": real / samples,
         "padding_share": 1 - real / padded, "peak_memory_mb": _peak_memory_mb(str(args.device)),
-        "seconds": seconds, "steps": steps, "batch_size": config.batch_size, "device": str(args.device),
+        "seconds": seconds, "rows": samples, "steps": len(counts), "batch_size": config.batch_size,
+        "device": str(args.device),
     }
 
 
+BENCH_KINDS = ("baseline", "tuned")
+
+
 def _bench_one(kind: str, profile_name: str, steps: int, batch_size: int | None, model: str | None) -> dict:
-    """Measure the seed or the tuned configuration of the profile (one per process, for a clean peak memory)."""
+    """Measure the baseline or the tuned configuration of the profile (one per process, for a clean peak memory)."""
     profile = get_profile(profile_name)
     tuned = config_for(profile)
     tuned = dataclasses.replace(tuned, batch_size=batch_size or tuned.batch_size, model=model or tuned.model)
-    config = tuned if kind == "tuned" else seed_config(tuned)
-    train = load_ag_news(profile)["train"].shuffle(seed=0)
+    config = tuned if kind == "tuned" else baseline_config(tuned)
+    train = load_ag_news(profile)["train"].shuffle(seed=0)  # the same rows for both configurations
     return {"config": kind, **measure_training(config, train, steps)}
 
 
 def benchmark(steps: int | None = None, profile: Profile | None = None, batch_size: int | None = None,
               model: str | None = None) -> dict:
-    """Seed vs tuned training throughput on this machine, each measured in its own process; with their ratio."""
+    """Baseline vs tuned training throughput on this machine over the same rows, each configuration in its own
+    process; with their ratio."""
     profile = profile or get_profile()
     steps = steps or profile.bench_steps
     results = {}
-    for kind in ("seed", "tuned"):
+    for kind in BENCH_KINDS:
         cmd = [sys.executable, "-m", "llmcourse.finetune", "bench-one", "--kind", kind, "--profile", profile.name,
                "--steps", str(steps)]
         cmd += ["--batch-size", str(batch_size)] if batch_size else []
@@ -437,20 +496,21 @@ def benchmark(steps: int | None = None, profile: Profile | None = None, batch_si
             raise CourseError(f"The {kind} benchmark run failed:\n{done.stderr[-3000:]}\nFix: run the command "
                               f"{' '.join(cmd)} to see the whole error.")
         results[kind] = parse_result(done.stdout)
-    results["ratio_samples"] = results["tuned"]["samples_per_s"] / results["seed"]["samples_per_s"]
-    results["ratio_tokens"] = results["tuned"]["tokens_per_s"] / results["seed"]["tokens_per_s"]
+    results["ratio_samples"] = results["tuned"]["samples_per_s"] / results["baseline"]["samples_per_s"]
+    results["ratio_tokens"] = results["tuned"]["tokens_per_s"] / results["baseline"]["tokens_per_s"]
     return results
 
 
 def format_benchmark(results: dict, profile_name: str) -> str:
     """A small table of the benchmark figures."""
-    lines = [f"{'config':<8}{'samples/s':>11}{'tokens/s':>11}{'pad share':>11}{'peak MB':>10}  device "
-             f"(profile={profile_name})"]
-    for kind in ("seed", "tuned"):
+    lines = [f"{'config':<9}{'samples/s':>10}{'tokens/s':>10}{'tokens/sample':>15}{'pad share':>11}{'peak MB':>9}"
+             f"  device (profile={profile_name})"]
+    for kind in BENCH_KINDS:
         r = results[kind]
-        lines.append(f"{kind:<8}{r['samples_per_s']:>11.1f}{r['tokens_per_s']:>11.0f}{r['padding_share']:>11.1%}"
-                     f"{r['peak_memory_mb']:>10.0f}  {r['device']}, batch {r['batch_size']}, {r['steps']} steps")
-    lines.append(f"ratio tuned/seed: {results['ratio_samples']:.2f}x samples/s, "
+        lines.append(f"{kind:<9}{r['samples_per_s']:>10.1f}{r['tokens_per_s']:>10.0f}{r['tokens_per_sample']:>15.1f}"
+                     f"{r['padding_share']:>11.1%}{r['peak_memory_mb']:>9.0f}  {r['device']}, batch "
+                     f"{r['batch_size']}, {r['steps']} steps over {r['rows']} rows")
+    lines.append(f"ratio tuned/baseline: {results['ratio_samples']:.2f}x samples/s, "
                  f"{results['ratio_tokens']:.2f}x tokens/s")
     return "\n".join(lines)
 
@@ -484,27 +544,27 @@ def _train_main(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: `train` (a classifier into --out) or `bench` (seed vs tuned throughput)."""
+    """Entry point: `train` (a classifier into --out) or `bench` (baseline vs tuned throughput)."""
     parser = argparse.ArgumentParser(prog="python -m llmcourse.finetune", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="fine-tune on (a sample of) the profile's data; works under torchrun")
     train.add_argument("--out", required=True)
     train.add_argument("--profile", default=None, help="smoke or full (default: LLMCOURSE_PROFILE / hardware)")
-    train.add_argument("--model", help="model folder or id (default: the smoke profile's encoder)")
+    train.add_argument("--model", help="model folder or id (default: the chosen profile's encoder)")
     train.add_argument("--train-rows", type=int)
     train.add_argument("--test-rows", type=int)
     train.add_argument("--max-steps", type=int, default=-1)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--max-length", type=int)
     for name in ("bench", "bench-one"):
-        bench = sub.add_parser(name, help="seed vs tuned training throughput" if name == "bench"
+        bench = sub.add_parser(name, help="baseline vs tuned training throughput on the same rows" if name == "bench"
                                else "one configuration of the benchmark (bench runs it in a fresh process)")
         bench.add_argument("--profile", default=None, help="smoke or full (default: LLMCOURSE_PROFILE / hardware)")
-        bench.add_argument("--steps", type=int, help="timed steps per configuration (default: the profile's)")
+        bench.add_argument("--steps", type=int, help="batches in the timed pass (default: the profile's)")
         bench.add_argument("--batch-size", type=int)
         bench.add_argument("--model", help="model folder or id (default: the profile's encoder)")
         if name == "bench-one":
-            bench.add_argument("--kind", choices=["seed", "tuned"], required=True)
+            bench.add_argument("--kind", choices=list(BENCH_KINDS), required=True)
     args = parser.parse_args(argv)
     if args.command == "train":
         _train_main(args)

@@ -1,5 +1,6 @@
 """The lab's training code at both ends of the supported transformers range: the oldest (installed once into a
-cached folder that shadows the course environment's copy) and the newest (the pinned one), in subprocesses."""
+cached folder that shadows the course environment's copy) and the newest (the pinned one), in subprocesses; and the
+range's newest end (llmcourse.finetune.NEWEST_TRANSFORMERS) is the version requirements.txt pins."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ def _pinned_transformers() -> str:
     raise AssertionError("requirements.txt does not pin transformers")
 
 
+def test_the_newest_end_is_the_pinned_version():
+    assert ft.NEWEST_TRANSFORMERS == _pinned_transformers(), "update NEWEST_TRANSFORMERS with the pin"
+    assert ft.in_supported_range(_pinned_transformers())
+
+
 def _oldest_site() -> Path:
     """A folder holding the oldest supported transformers and its pins, installed once (kept between CI runs)."""
     root = Path(os.environ.get("LLMCOURSE_COMPAT_CACHE") or Path.home() / ".cache" / "llmcourse-compat")
@@ -53,7 +59,7 @@ def test_tiny_training_at_each_end_of_the_supported_range(end, tmp_path):
         expected = ft.OLDEST_TRANSFORMERS
         env["PYTHONPATH"] = os.pathsep.join([str(_oldest_site()), env.get("PYTHONPATH", "")])
     else:
-        expected = _pinned_transformers()
+        expected = ft.NEWEST_TRANSFORMERS
         assert importlib.metadata.version("transformers") == expected, "the course environment is not the pinned one"
     tiny = ft.make_tiny_model(tmp_path / "tiny")
     cmd = [sys.executable, "-m", "llmcourse.finetune", "train", "--model", str(tiny), "--out", str(tmp_path / "out"),
@@ -66,5 +72,5 @@ def test_tiny_training_at_each_end_of_the_supported_range(end, tmp_path):
     grouping = subprocess.run([sys.executable, "-c", "import llmcourse.finetune as f; "
                                "print(sorted(f.length_grouping_argument(True)))"],
                               capture_output=True, text=True, env=env, timeout=300)
-    wanted = "group_by_length" if expected == "5.0.0" else "train_sampling_strategy"
+    wanted = "group_by_length" if expected == ft.OLDEST_TRANSFORMERS else "train_sampling_strategy"
     assert wanted in grouping.stdout, grouping.stderr[-2000:]

@@ -46,10 +46,17 @@ def test_config_for_reads_the_profile():
     assert config.dynamic_padding and config.group_by_length
 
 
-def test_seed_config_pads_every_row_without_grouping_in_float32():
-    seed = ft.seed_config(ft.FinetuneConfig(model="m", fp16=True))
-    assert not (seed.dynamic_padding or seed.group_by_length or seed.fp16 or seed.bf16)
-    assert seed.model == "m"
+def test_baseline_config_pads_every_row_without_grouping_in_float32():
+    baseline = ft.baseline_config(ft.FinetuneConfig(model="m", fp16=True))
+    assert not (baseline.dynamic_padding or baseline.group_by_length or baseline.fp16 or baseline.bf16)
+    assert baseline.model == "m"
+
+
+def test_supported_range_is_ordered_and_checked():
+    assert ft.in_supported_range(ft.OLDEST_TRANSFORMERS) and ft.in_supported_range(ft.NEWEST_TRANSFORMERS)
+    assert not ft.in_supported_range("4.57.0")
+    newer = ft.NEWEST_TRANSFORMERS.split(".")
+    assert not ft.in_supported_range(".".join([newer[0], str(int(newer[1]) + 1), "0"]))
 
 
 def test_training_arguments_use_the_current_names(tmp_path):
@@ -59,8 +66,8 @@ def test_training_arguments_use_the_current_names(tmp_path):
     assert args.get_warmup_steps(100) == 10  # warmup_steps=0.1 is a fraction of the steps
     assert args.average_tokens_across_devices is False
     assert args.train_sampling_strategy == "group_by_length"
-    seed_args = ft.training_arguments(ft.seed_config(config), tmp_path)
-    assert seed_args.train_sampling_strategy == "random"
+    baseline_args = ft.training_arguments(ft.baseline_config(config), tmp_path)
+    assert baseline_args.train_sampling_strategy == "random"
 
 
 def test_length_grouping_falls_back_on_releases_without_train_sampling_strategy(monkeypatch):
@@ -168,11 +175,40 @@ def test_classification_metrics():
 
 
 def test_format_benchmark_prints_both_configurations_and_the_ratio():
-    row = {"samples_per_s": 10.0, "tokens_per_s": 500.0, "padding_share": 0.5, "peak_memory_mb": 900.0,
-           "device": "cpu", "batch_size": 8, "steps": 3}
-    text = ft.format_benchmark({"seed": row, "tuned": {**row, "samples_per_s": 20.0}, "ratio_samples": 2.0,
+    row = {"samples_per_s": 10.0, "tokens_per_s": 500.0, "tokens_per_sample": 50.0, "padding_share": 0.5,
+           "peak_memory_mb": 900.0, "device": "cpu", "batch_size": 8, "steps": 3, "rows": 24}
+    text = ft.format_benchmark({"baseline": row, "tuned": {**row, "samples_per_s": 20.0}, "ratio_samples": 2.0,
                                 "ratio_tokens": 1.0}, "smoke")
-    assert "seed" in text and "tuned" in text and "2.00x samples/s" in text
+    assert "baseline" in text and "tuned" in text and "2.00x samples/s" in text and "over 24 rows" in text
+
+
+def test_benchmark_rows_are_length_grouped_batches_the_same_every_time():
+    lengths = np.random.default_rng(0).integers(5, 120, size=800)
+    batches = ft.benchmark_rows(lengths, batch_size=8, steps=4)
+    assert [len(b) for b in batches] == [8] * 4 and len({i for b in batches for i in b}) == 32
+    for batch in batches:  # sorted within its megabatch, longest first
+        assert list(lengths[batch]) == sorted(lengths[batch], reverse=True)
+    assert batches == ft.benchmark_rows(lengths, batch_size=8, steps=4)  # the same rows every time
+    with pytest.raises(CourseError, match="Fix"):
+        ft.benchmark_rows(lengths, batch_size=8, steps=101)
+
+
+def test_measure_training_times_one_pass_over_the_same_rows_for_both_configurations(tiny, toy):
+    tuned = dataclasses.replace(ft.FinetuneConfig(model=tiny), batch_size=4, max_length=32)
+    got = {name: ft.measure_training(config, toy, steps=3, warmup_steps=1)
+           for name, config in {"baseline": ft.baseline_config(tuned), "tuned": tuned}.items()}
+    for r in got.values():
+        assert r["rows"] == 12 and r["steps"] == 3 and r["seconds"] > 0
+    assert got["baseline"]["tokens_per_sample"] == got["tuned"]["tokens_per_sample"]  # the same rows
+    assert got["tuned"]["padding_share"] < got["baseline"]["padding_share"]
+
+
+def test_trainer_has_a_text_bar_and_prints_no_log_dicts(tiny, toy, tmp_path, capsys):
+    config = dataclasses.replace(ft.FinetuneConfig(model=tiny), max_steps=2, batch_size=4)
+    ft.train_classifier(config, toy, toy.select(range(4)), tmp_path)
+    captured = capsys.readouterr()
+    assert "'loss'" not in captured.out + captured.err and "train_runtime" not in captured.out + captured.err
+    assert "training" in captured.err
 
 
 def test_training_gives_the_same_weights_whatever_the_random_state_before(tiny, toy, tmp_path):
