@@ -187,3 +187,21 @@ def balanced_sample(dataset, rows: int, seed: int = 0):
     quota = [rows // len(classes) + (i < rows % len(classes)) for i in range(len(classes))]
     picked = np.concatenate([idx[:q] for idx, q in zip(per_class, quota, strict=True)])
     return dataset.select(sorted(picked.tolist()))
+
+
+def stratified_sample(frame, n: int | None, by, seed: int = 0):
+    """A random `n` rows of a DataFrame, allocated to the strata `by` in proportion to their size.
+
+    Each stratum gets the floor of its proportional share; the leftover rows go to the strata with the largest
+    remainders. With `n` None or at least the frame's length, the frame itself is returned.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if n is None or n >= len(frame):
+        return frame
+    share = frame.groupby(by).size() / len(frame) * n
+    quota = np.floor(share).astype(int)
+    quota[(share - quota).sort_values(ascending=False).index[: n - quota.sum()]] += 1
+    parts = [group.sample(quota[key], random_state=seed) for key, group in frame.groupby(by)]
+    return pd.concat(parts).sort_index()

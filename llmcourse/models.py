@@ -6,11 +6,12 @@ import importlib.util
 from pathlib import Path
 
 from llmcourse.cache import cached_dir
-from llmcourse.data import network_reachable
+from llmcourse.data import DATA_VARIABLE, data_dir, network_reachable
 from llmcourse.errors import CourseError
 from llmcourse.profile import Profile, get_profile
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GPT2_TOKENIZER = "openai-community/gpt2"  # the privacy page's small model uses GPT-2's tokenizer (not its weights)
 
 
 def _packaged_folder(module: str, package: str) -> Path:
@@ -48,6 +49,22 @@ def load_tokenizer(profile: Profile | None = None):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(encoder_source(profile), model_max_length=512)
+
+
+def load_gpt2_tokenizer():
+    """GPT-2's byte-level BPE tokenizer: from the data folder's copy (tokenizers/gpt2), else from the Hub."""
+    from transformers import AutoTokenizer
+
+    local = data_dir()
+    if local is not None and (local / "tokenizers" / "gpt2").is_dir():
+        return AutoTokenizer.from_pretrained(local / "tokenizers" / "gpt2")
+    if not network_reachable():
+        raise CourseError(
+            f"The GPT-2 tokenizer is not in the data folder ({DATA_VARIABLE}={local}) and the Hugging Face Hub "
+            f"({GPT2_TOKENIZER}) cannot be reached. Fix: set {DATA_VARIABLE} to the course data folder, or run "
+            "where the Hub is reachable."
+        )
+    return AutoTokenizer.from_pretrained(GPT2_TOKENIZER)
 
 
 def load_encoder(profile: Profile | None = None, model_class=None, **kwargs):
