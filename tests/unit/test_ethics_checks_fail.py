@@ -30,12 +30,12 @@ def _run(cells: list[str], old: str, new: str, broken: bool) -> None:
 
 
 @pytest.mark.parametrize("broken", [False, True])
-def test_parameter_count_check_fails_without_the_feed_forward_bias(broken):
+def test_parameter_count_check_fails_when_the_rule_of_thumb_forgets_the_feed_forward(broken):
     sources = _cells("chapters/01_background.ipynb")
-    cells = [_cell_with(sources, "def block_params"), _cell_with(sources, 'with torch.device("meta")')]
-    if broken:
+    cells = [_cell_with(sources, "def rough_params"), _cell_with(sources, 'with torch.device("meta")')]
+    if broken:  # 4d^2 attention + 8d^2 feed-forward per layer; without the feed-forward the rule is 4 L d^2
         with pytest.raises(AssertionError):
-            _run(cells, "(2 * d * f + f + d)", "(2 * d * f + d)", broken)
+            _run(cells, "12 * layers * d * d", "4 * layers * d * d", broken)
     else:
         _run(cells, "", "", broken)
 
