@@ -111,8 +111,8 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def data_file(relpath: str) -> Path:
-    """A data file: from the local data folder, else downloaded once from its pinned public source."""
+def data_file(relpath: str, download: bool = True) -> Path:
+    """A data file: from the local data folder, else downloaded once from its pinned public source (if `download`)."""
     local = data_dir()
     if local is not None and (local / relpath).is_file():
         return local / relpath
@@ -122,7 +122,7 @@ def data_file(relpath: str) -> Path:
     target = cache_root() / "downloads" / relpath
     if target.is_file() and _sha256(target) == source.sha256:
         return target
-    if not network_reachable("raw.githubusercontent.com"):
+    if not download or not network_reachable("raw.githubusercontent.com"):
         raise CourseError(
             f"Cannot find {relpath}: it is not under the data folder ({DATA_VARIABLE}={local}) and "
             f"{source.url} cannot be reached. Fix: set {DATA_VARIABLE} to the course data folder, "

@@ -632,22 +632,13 @@ def check_lab_data(labs: Iterable[str]) -> None:
     from llmcourse.errors import CourseError
 
     missing = []
-    saved = os.environ.get("HF_HUB_OFFLINE")
-    os.environ["HF_HUB_OFFLINE"] = "1"  # as in the sandbox: never download here
-    try:
-        for lab in sorted(labs):
-            for relpath in LAB_DATA_FILES.get(lab, ()):
-                try:
-                    path = data_file(relpath)
-                    with open(path, "rb"):
-                        pass
-                except (CourseError, OSError) as error:
-                    missing.append(f"{lab} needs {relpath}: {error}")
-    finally:
-        if saved is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = saved
+    for lab in sorted(labs):
+        for relpath in LAB_DATA_FILES.get(lab, ()):
+            try:
+                with open(data_file(relpath, download=False), "rb"):  # as in the sandbox: never download
+                    pass
+            except (CourseError, OSError) as error:
+                missing.append(f"{lab} needs {relpath}: {error}")
     if missing:
         raise SystemExit(
             "Submissions are graded offline, and these data files cannot be read without the network:\n  "

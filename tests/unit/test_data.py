@@ -85,6 +85,14 @@ def test_data_file_without_local_copy_or_network_names_the_fix(monkeypatch, tmp_
         data.data_file("occupations/occ_level.csv")
 
 
+def test_data_file_without_download_never_touches_the_network(monkeypatch, tmp_path):
+    monkeypatch.setenv("LLMCOURSE_DATA", str(tmp_path))
+    monkeypatch.setenv("LLMCOURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: pytest.fail("download=False probed the network"))
+    with pytest.raises(CourseError, match="Fix: set LLMCOURSE_DATA"):
+        data.data_file("occupations/occ_level.csv", download=False)
+
+
 def test_unknown_data_file_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv("LLMCOURSE_DATA", str(tmp_path))
     with pytest.raises(CourseError, match="no public source"):
