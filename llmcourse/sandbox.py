@@ -313,7 +313,10 @@ class Sandbox:
         except TimeoutError:
             self._kill("timed out")
         except EOFError:
-            self._kill(f"exited with status {self.process.poll()}")
+            try:
+                self._kill(f"exited with status {self.process.wait(timeout=5)}")
+            except subprocess.TimeoutExpired:
+                self._kill("closed its output without answering")
         except Exception as error:  # a forged or corrupted frame
             self._kill(f"sent an unreadable reply ({error.__class__.__name__})")
         raise SubmissionError(f"the submission's process {self.died}")
