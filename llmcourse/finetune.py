@@ -26,7 +26,7 @@ from llmcourse.errors import CourseError
 from llmcourse.profile import Profile, get_profile
 
 # Bump when a change to the training code changes what it produces, so stale cached classifiers are not reused.
-TRAINING_CODE_VERSION = 1
+TRAINING_CODE_VERSION = 2
 OLDEST_TRANSFORMERS = "5.0.0"  # the supported range's oldest end, tested by tests/compat
 NEWEST_TRANSFORMERS = "5.24.0"  # its newest end: the version requirements.txt pins (tests/compat checks both)
 LOGITS_FILE = "test_logits.npy"
@@ -115,10 +115,11 @@ def tokenize(dataset, tokenizer, max_length: int, pad_to_max_length: bool = Fals
 
 
 def collator(tokenizer, config: FinetuneConfig):
-    """Pads each batch to its longest row (multiples of 8 under mixed precision, for tensor cores)."""
+    """Pads each batch to its longest row (a multiple of 8 under mixed precision on a GPU, for tensor cores)."""
+    import torch
     from transformers import DataCollatorWithPadding
 
-    multiple = 8 if (config.fp16 or config.bf16) else None
+    multiple = 8 if (config.fp16 or config.bf16) and torch.cuda.is_available() else None
     return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=multiple)
 
 
@@ -146,7 +147,7 @@ def distributed_arguments() -> dict:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         out["ddp_find_unused_parameters"] = False  # every parameter gets a gradient: skip the extra graph walk
         if not torch.cuda.is_available():
-            out.update(use_cpu=True, ddp_backend="gloo")
+            out["ddp_backend"] = "gloo"
     return {key: value for key, value in out.items() if key in argument_names()}
 
 
@@ -174,6 +175,7 @@ def training_arguments(config: FinetuneConfig, output_dir: str | Path, **overrid
         data_seed=config.seed,
         fp16=config.fp16,
         bf16=config.bf16,
+        use_cpu=not torch.cuda.is_available(),  # as env.device(); bf16 on a CPU needs it said
         disable_tqdm=False,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
@@ -267,7 +269,7 @@ def train_classifier(config: FinetuneConfig, train_dataset, test_dataset, folder
     train_seconds = time.perf_counter() - start
     if not trainer.is_world_process_zero():
         return {}
-    model = trainer.accelerator.unwrap_model(trainer.model)
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)  # predict in float32
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     start = time.perf_counter()
@@ -462,7 +464,7 @@ def measure_training(config: FinetuneConfig, train_dataset, steps: int, warmup_s
         "samples_per_s": samples / seconds, "tokens_per_s": real / seconds, "tokens_per_sample": real / samples,
         "padding_share": 1 - real / padded, "peak_memory_mb": _peak_memory_mb(str(args.device)),
         "seconds": seconds, "rows": samples, "steps": len(counts), "batch_size": config.batch_size,
-        "device": str(args.device),
+        "device": str(args.device), "precision": "bf16" if config.bf16 else "fp16" if config.fp16 else "float32",
     }
 
 
@@ -508,7 +510,7 @@ def format_benchmark(results: dict, profile_name: str) -> str:
     for kind in BENCH_KINDS:
         r = results[kind]
         lines.append(f"{kind:<9}{r['samples_per_s']:>10.1f}{r['tokens_per_s']:>10.0f}{r['tokens_per_sample']:>15.1f}"
-                     f"{r['padding_share']:>11.1%}{r['peak_memory_mb']:>9.0f}  {r['device']}, batch "
+                     f"{r['padding_share']:>11.1%}{r['peak_memory_mb']:>9.0f}  {r['device']} {r['precision']}, batch "
                      f"{r['batch_size']}, {r['steps']} steps over {r['rows']} rows")
     lines.append(f"ratio tuned/baseline: {results['ratio_samples']:.2f}x samples/s, "
                  f"{results['ratio_tokens']:.2f}x tokens/s")

@@ -78,7 +78,7 @@ PROFILES: dict[str, Profile] = {
         test_rows=None,  # the full 7,600-row test split
         epochs=1.0,
         batch_size=32,
-        eval_batch_size=128,
+        eval_batch_size=64,  # on 2 CPU cores, faster per row than 128
         learning_rate=1e-4,
         max_length=128,
         mlm_steps=150,
@@ -140,6 +140,14 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def _cpu_has_native_bf16() -> bool:
+    """Whether the CPU has bfloat16 instructions (AVX512-BF16 or AMX), where bf16 autocast speeds training up."""
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu's probes; absent: no
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
 def get_profile(name: str | None = None) -> Profile:
     """The profile named, else $LLMCOURSE_PROFILE, else full with CUDA and smoke without."""
     chosen = name or os.environ.get(PROFILE_VARIABLE) or ("full" if _cuda_available() else "smoke")
@@ -154,4 +162,6 @@ def get_profile(name: str | None = None) -> Profile:
 
         if torch.cuda.is_bf16_supported():
             profile = profile.with_overrides(fp16=False, bf16=True)
+    elif profile.is_smoke and not _cuda_available() and _cpu_has_native_bf16():
+        profile = profile.with_overrides(bf16=True)  # mixed precision on this CPU, as on a GPU
     return profile

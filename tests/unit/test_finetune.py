@@ -80,7 +80,7 @@ def test_distributed_arguments_choose_gloo_on_cpu_under_torchrun(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     got = ft.distributed_arguments()
-    assert got["use_cpu"] is True and got["ddp_backend"] == "gloo" and got["ddp_find_unused_parameters"] is False
+    assert got["ddp_backend"] == "gloo" and got["ddp_find_unused_parameters"] is False
 
 
 def test_tokenize_pads_only_when_asked(tiny, toy):
@@ -93,14 +93,20 @@ def test_tokenize_pads_only_when_asked(tiny, toy):
     assert max(dynamic["length"]) == 16 and min(dynamic["length"]) < 16  # truncated, and not padded
 
 
-def test_collator_pads_each_batch_to_its_longest_row(tiny, toy):
+def test_collator_pads_each_batch_to_its_longest_row(tiny, toy, monkeypatch):
     tok = ft.load_tokenizer(tiny)
     rows = ft.tokenize(toy, tok, max_length=64).remove_columns("length")
+    longest = max(len(rows[i]["input_ids"]) for i in range(3))
+    assert longest % 8, "pick rows whose longest is not already a multiple of 8"
     batch = ft.collator(tok, ft.FinetuneConfig(model=tiny))([rows[i] for i in range(3)])
-    assert batch["input_ids"].shape[1] == max(len(rows[i]["input_ids"]) for i in range(3))
+    assert batch["input_ids"].shape[1] == longest
     assert batch["attention_mask"].sum().item() == sum(len(rows[i]["input_ids"]) for i in range(3))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # bf16 on a CPU: no tensor cores to feed
+    cpu_bf16 = ft.collator(tok, ft.FinetuneConfig(model=tiny, bf16=True))([rows[i] for i in range(3)])
+    assert cpu_bf16["input_ids"].shape[1] == longest
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     eight = ft.collator(tok, ft.FinetuneConfig(model=tiny, fp16=True))([rows[i] for i in range(3)])
-    assert eight["input_ids"].shape[1] % 8 == 0
+    assert eight["input_ids"].shape[1] == -(-longest // 8) * 8
 
 
 def test_predict_logits_keeps_the_order_and_matches_rows_one_at_a_time(tiny):
@@ -128,8 +134,11 @@ def test_save_load_round_trip_gives_identical_logits_and_tokens(tiny, tmp_path):
     assert np.array_equal(a, b)
 
 
-def test_train_classifier_writes_the_folder_other_pages_load(tiny, toy, tmp_path):
-    config = dataclasses.replace(ft.FinetuneConfig(model=tiny), max_steps=3, batch_size=4, eval_batch_size=5)
+@pytest.mark.parametrize("bf16", [False, True], ids=["float32", "bf16 autocast"])
+def test_train_classifier_writes_the_folder_other_pages_load(tiny, toy, tmp_path, bf16):
+    """The saved logits are float32 predictions of the saved model, also after bf16 mixed-precision training."""
+    config = dataclasses.replace(ft.FinetuneConfig(model=tiny, bf16=bf16), max_steps=3, batch_size=4,
+                                 eval_batch_size=5)
     metrics = ft.train_classifier(config, toy, toy.select(range(7)), tmp_path)
     assert metrics["steps"] == 3 and metrics["test_rows"] == 7
     logits = np.load(tmp_path / ft.LOGITS_FILE)
@@ -176,10 +185,10 @@ def test_classification_metrics():
 
 def test_format_benchmark_prints_both_configurations_and_the_ratio():
     row = {"samples_per_s": 10.0, "tokens_per_s": 500.0, "tokens_per_sample": 50.0, "padding_share": 0.5,
-           "peak_memory_mb": 900.0, "device": "cpu", "batch_size": 8, "steps": 3, "rows": 24}
+           "peak_memory_mb": 900.0, "device": "cpu", "precision": "float32", "batch_size": 8, "steps": 3, "rows": 24}
     text = ft.format_benchmark({"baseline": row, "tuned": {**row, "samples_per_s": 20.0}, "ratio_samples": 2.0,
                                 "ratio_tokens": 1.0}, "smoke")
-    assert "baseline" in text and "tuned" in text and "2.00x samples/s" in text and "over 24 rows" in text
+    assert "baseline" in text and "tuned" in text and "2.00x samples/s" in text and "cpu float32, batch 8" in text
 
 
 def test_benchmark_rows_are_length_grouped_batches_the_same_every_time():

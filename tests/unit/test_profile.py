@@ -40,3 +40,12 @@ def test_pages_name_the_published_models_and_say_when_quantised():
     assert smoke.encoder_name == "all-MiniLM-L6-v2"
     assert "Q4_1" in smoke.causal_lm_name and smoke.causal_lm_name.startswith("SmolLM2-135M-Instruct")
     assert (full.encoder_name, full.causal_lm_name) == (full.encoder, full.causal_lm)
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_smoke_trains_in_bf16_only_on_a_cpu_with_bf16_instructions(monkeypatch, native):
+    monkeypatch.setattr(profile_module, "_cuda_available", lambda: False)
+    monkeypatch.setattr(profile_module, "_cpu_has_native_bf16", lambda: native)
+    smoke = get_profile("smoke")
+    assert (smoke.bf16, smoke.fp16) == (native, False)
+    assert smoke.with_overrides(bf16=False) == PROFILES["smoke"]
