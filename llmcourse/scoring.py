@@ -7,6 +7,14 @@ from collections.abc import Sequence
 import torch
 
 
+def pad_right(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token-id rows of different lengths as one right-padded batch: (input_ids, attention_mask)."""
+    width = max(len(row) for row in rows)
+    input_ids = torch.tensor([list(row) + [pad_id] * (width - len(row)) for row in rows])
+    attention_mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
+    return input_ids, attention_mask
+
+
 @torch.no_grad()
 def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int = 16, prefix: str | None = None):
     """For each text, a 1-D tensor of log P(token_t | tokens_<t) for its tokens after the first.
@@ -24,10 +32,7 @@ def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int = 16,
             body = tokenizer(text, add_special_tokens=False)["input_ids"]
             ids.append(head + body)
             skips.append(max(len(head), 1))
-        width = max(len(row) for row in ids)
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in ids])
-        attention = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in ids])
+        input_ids, attention = pad_right(ids, tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
         logits = model(input_ids=input_ids, attention_mask=attention).logits.float()
         logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, input_ids[:, 1:, None])[..., 0]
         for row, (tokens, skip) in enumerate(zip(ids, skips, strict=True)):

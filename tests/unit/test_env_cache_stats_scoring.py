@@ -8,7 +8,7 @@ from llmcourse.cache import cache_key, cached_dir
 from llmcourse.env import report, seed_everything
 from llmcourse.models import load_causal_lm
 from llmcourse.profile import PROFILES
-from llmcourse.scoring import sentence_logprob, token_logprobs
+from llmcourse.scoring import pad_right, sentence_logprob, token_logprobs
 from llmcourse.stats import bootstrap_interval, wilson_interval
 
 
@@ -89,3 +89,9 @@ def test_report_hides_loading_bars_but_keeps_errors():
     assert not transformers.utils.logging.is_progress_bar_enabled()
     assert transformers.utils.logging.get_verbosity() == transformers.logging.ERROR
     assert not datasets.is_progress_bar_enabled()
+
+
+def test_pad_right_pads_and_masks_each_row_after_its_tokens():
+    ids, mask = pad_right([[5, 6, 7], [8]], pad_id=0)
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert mask.tolist() == [[1, 1, 1], [1, 0, 0]]
