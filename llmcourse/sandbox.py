@@ -198,6 +198,7 @@ def read_only_paths() -> list[str]:
 
     paths = ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/sys", "/opt"]
     paths += [sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)]
+    paths.append(str(Path(sys.prefix).resolve()))  # a .venv that is a link: its target too (links are re-made)
     paths.append(str(Path(llmcourse.__file__).resolve().parent))
     for variable in ("LLMCOURSE_DATA", "LLMCOURSE_CACHE"):
         if os.environ.get(variable):

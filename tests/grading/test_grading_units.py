@@ -144,6 +144,17 @@ def test_child_sees_data_and_cache_folders_as_bound(tmp_path, monkeypatch):
     assert env["LLMCOURSE_DATA"] in read_only_paths()
 
 
+def test_a_linked_environment_is_bound_with_its_target(tmp_path, monkeypatch):
+    """.venv may be a link to a shared environment: the child re-makes the link, so the target must be bound too."""
+    from llmcourse import sandbox
+
+    (tmp_path / "envs" / "abc").mkdir(parents=True)
+    (tmp_path / ".venv").symlink_to(tmp_path / "envs" / "abc")
+    monkeypatch.setattr(sandbox.sys, "prefix", str(tmp_path / ".venv"))
+    paths = sandbox.read_only_paths()
+    assert str(tmp_path / ".venv") in paths and str((tmp_path / "envs" / "abc").resolve()) in paths
+
+
 def test_report_names_cells_as_the_notebook_shows_them():
     import nbformat
 
