@@ -53,6 +53,11 @@ class FinetuneConfig:
     max_steps: int = -1  # > 0 stops early (tests, benchmarks)
     seed: int = 0
 
+    @property
+    def precision(self) -> str:
+        """The arithmetic training runs in: "bf16" or "fp16" (mixed precision), else "float32"."""
+        return "bf16" if self.bf16 else "fp16" if self.fp16 else "float32"
+
 
 def config_for(profile: Profile | None = None) -> FinetuneConfig:
     """The tuned configuration the profile asks for."""
@@ -464,7 +469,7 @@ def measure_training(config: FinetuneConfig, train_dataset, steps: int, warmup_s
         "samples_per_s": samples / seconds, "tokens_per_s": real / seconds, "tokens_per_sample": real / samples,
         "padding_share": 1 - real / padded, "peak_memory_mb": _peak_memory_mb(str(args.device)),
         "seconds": seconds, "rows": samples, "steps": len(counts), "batch_size": config.batch_size,
-        "device": str(args.device), "precision": "bf16" if config.bf16 else "fp16" if config.fp16 else "float32",
+        "device": str(args.device), "precision": config.precision,
     }
 
 

@@ -49,6 +49,8 @@ def test_config_for_reads_the_profile():
 def test_baseline_config_pads_every_row_without_grouping_in_float32():
     baseline = ft.baseline_config(ft.FinetuneConfig(model="m", fp16=True))
     assert not (baseline.dynamic_padding or baseline.group_by_length or baseline.fp16 or baseline.bf16)
+    assert baseline.precision == "float32"
+    assert ft.FinetuneConfig(model="m", bf16=True).precision == "bf16"
     assert baseline.model == "m"
 
 
