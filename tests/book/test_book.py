@@ -76,6 +76,17 @@ def test_chapter_page_renders_typeset_math_and_figures_offline(book):
     assert shot.is_file() and shot.stat().st_size > 50_000
 
 
+def test_every_figure_has_a_caption_and_alt_text(book):
+    # Without the cell's `mystnb` figure/image metadata, myst-nb writes the file name as alt text and no caption.
+    for page in book.rglob("*.html"):
+        html, where = page.read_text(), page.relative_to(book)
+        images = re.findall(r'<img alt="([^"]*)" src="([^"]*_images/[^"]+)"', html)
+        for alt, src in images:
+            assert alt.strip() and Path(src).name not in alt, f"{where}: {Path(src).name} has no alt text"
+        captioned = re.findall(r'<figure[^>]*>\s*<img [^>]*_images/[^>]*>\s*<figcaption>', html)
+        assert len(captioned) == len(images), f"{where}: {len(images) - len(captioned)} figure(s) without a caption"
+
+
 def test_no_page_shows_unprocessed_markup(book):
     role = re.compile(r"\{(?:cite|glue|doc|ref|numref|eq|download)(?::[a-z]+)?\}")
     for page in book.rglob("*.html"):
