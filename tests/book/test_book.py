@@ -93,3 +93,5 @@ def test_no_page_shows_unprocessed_markup(book):
         text = re.sub(r"<pre.*?</pre>", "", page.read_text(), flags=re.S)  # code may show these on purpose
         assert not role.search(text), f"{page.relative_to(book)}: a MyST role was not processed: {role.search(text)[0]}"
         assert '$<span class="math' not in text, f"{page.relative_to(book)}: broken math delimiters"
+        table = re.search(r"<p>\|[^<]*\|\s*(?:-{3,}|—)\s*\|", text)  # typography may turn --- into a dash
+        assert not table, f"{page.relative_to(book)}: a Markdown table shown as text: {table[0][:80]}"
