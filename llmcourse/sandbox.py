@@ -6,12 +6,19 @@ read-only root holding only the Python environment, the course package and the d
 folder, an unprivileged user, resource limits), runs the cells, then answers requests: which names the
 notebook defined, and calls of its functions. Tests never enter the child: they run in the grader, which
 sends arguments and receives plain data (tensors, numbers, strings, lists, dicts) that it checks itself.
+
+Two things keep a call through the sandbox the same as a call in the notebook's own process (as `otter run`
+makes it): the arguments come back after the call, so that a change made in place to a tensor, an array, a list
+or a dict reaches the test's own object (`write_back`), and a test's `forbidding(...)` block travels with the
+call, so that the library functions it names are refused in the process that runs the student's code.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
+import importlib
 import io
 import os
 import resource
@@ -29,8 +36,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 MAX_FRAME = 64 * 1024 * 1024  # bytes in one message, either way
+FORBID_SETUP_SECONDS = 30.0  # extra wait for a call under `forbidding` (the child may import the library first)
+
+
+class ForbiddenCallError(BaseException):
+    """A submitted function called a library function that its exercise forbids (see `forbidding`).
+
+    A BaseException, so that a student's `except Exception` does not swallow it.
+    """
+
+
 SAFE_ERRORS = {e.__name__: e for e in (ValueError, TypeError, KeyError, IndexError, RuntimeError,
-                                       ZeroDivisionError, AssertionError, NotImplementedError, AttributeError)}
+                                       ZeroDivisionError, AssertionError, NotImplementedError, AttributeError,
+                                       ForbiddenCallError)}
 
 
 @dataclass(frozen=True)
@@ -175,6 +193,146 @@ def _read_exact(fd: int, size: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
+# ---------------------------------------------------------------- rules that travel with a call (both sides)
+
+_FORBIDDEN: list[str] = []  # names forbidden by the `forbidding` blocks open in this process, innermost last
+_ABSENT = object()
+
+
+def _resolve(name: str) -> tuple[object, str, object] | None:
+    """(owner, attribute, object) for a dotted name such as `torch.nn.functional.cross_entropy`, or None."""
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            owner = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attribute in parts[cut:-1]:
+                owner = getattr(owner, attribute)
+            return owner, parts[-1], getattr(owner, parts[-1])
+        except AttributeError:
+            return None
+    return None
+
+
+@contextlib.contextmanager
+def forbidding(*names: str):
+    """Inside the block, calling any of the named library functions or classes raises ForbiddenCallError.
+
+    For hidden tests of exercises that must be written by hand: a function (`torch.nn.functional.cross_entropy`)
+    is refused whether the student's code reaches it through its module, through a name imported earlier, or
+    through a PyTorch module that calls it; a class (`transformers.TopKLogitsWarper`) is refused when one of its
+    instances is called. The block acts in this process, where `otter run` calls the student's functions, and
+    the grader's `Sandbox.call` opens the same block in the submission's process around each call made inside
+    it. It catches ordinary calls, not a submission that sets out to undo it (the student's code runs in the
+    process that applies it).
+    """
+    from torch.overrides import TorchFunctionMode
+
+    saved: list[tuple[object, str, object]] = []
+    refused_functions: dict[int, str] = {}
+
+    class Refuse(TorchFunctionMode):
+        """Catches the refused PyTorch functions however they are reached (an earlier `from ... import`)."""
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if id(func) in refused_functions:
+                raise ForbiddenCallError(f"this exercise must not call {refused_functions[id(func)]}")
+            return func(*args, **(kwargs or {}))
+
+    depth = len(_FORBIDDEN)
+    _FORBIDDEN.extend(names)
+    try:
+        for name in names:
+            found = _resolve(name)
+            if found is None:  # not installed: the student's code cannot call it either
+                continue
+            owner, attribute, target = found
+
+            def refuse(*args: object, _name: str = name, **kwargs: object) -> None:
+                raise ForbiddenCallError(f"this exercise must not call {_name}")
+
+            if isinstance(target, type):  # a class: refuse calling its instances
+                owner, attribute = target, "__call__"
+            else:
+                refused_functions[id(target)] = name
+            saved.append((owner, attribute, vars(owner).get(attribute, _ABSENT)))
+            setattr(owner, attribute, refuse)
+        with Refuse():
+            yield
+    finally:
+        del _FORBIDDEN[depth:]
+        for owner, attribute, original in reversed(saved):
+            if original is _ABSENT:
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, original)
+
+
+def write_back(original: object, changed: object) -> None:
+    """Copy into `original` (the caller's arguments) the in-place changes that a call made to its copy `changed`.
+
+    Tensors and NumPy arrays are updated in place, also inside lists, tuples and dicts, and the items of lists
+    and dicts are replaced or removed where the call changed them, as if the function had run in the caller's
+    process. (Objects shared between two arguments travel as separate copies, so they come back separately.)
+    """
+    import numpy as np
+    import torch
+
+    if isinstance(original, torch.Tensor):
+        if isinstance(changed, torch.Tensor) and changed.dtype == original.dtype:
+            with torch.no_grad(), contextlib.suppress(RuntimeError):
+                if changed.shape != original.shape:
+                    original.set_(changed)
+                elif not torch.equal(changed, original):
+                    original.copy_(changed)
+    elif isinstance(original, np.ndarray):
+        if isinstance(changed, np.ndarray) and changed.dtype == original.dtype and changed.shape == original.shape:
+            with contextlib.suppress(ValueError):
+                np.copyto(original, changed)
+    elif not _same_kind(original, changed):
+        return
+    elif isinstance(original, list) and len(original) != len(changed):
+        original[:] = changed
+    elif isinstance(original, (list, tuple)):
+        for index, (item, new) in enumerate(zip(original, changed, strict=False)):
+            if _same_kind(item, new):
+                write_back(item, new)
+            elif isinstance(original, list) and _differs(item, new):
+                original[index] = new
+    elif isinstance(original, dict):
+        for key in [k for k in original if k not in changed]:
+            del original[key]
+        for key, new in changed.items():
+            if key in original and _same_kind(original[key], new):
+                write_back(original[key], new)
+            elif key not in original or _differs(original[key], new):
+                original[key] = new
+    elif isinstance(original, set) and original != changed:
+        original.clear()
+        original.update(changed)
+
+
+def _same_kind(value: object, other: object) -> bool:
+    """Both tensors, both arrays, both lists... (what `write_back` updates in place rather than replaces)."""
+    import numpy as np
+    import torch
+
+    return any(isinstance(value, kind) and isinstance(other, kind)
+               for kind in (torch.Tensor, np.ndarray, list, tuple, dict, set))
+
+
+def _differs(value: object, other: object) -> bool:
+    """Whether a plain item changed: a tensor replaced by a number, a number by another (NumPy's 3 is 3)."""
+    if _same_kind(value, value) or _same_kind(other, other):  # a container or tensor on one side only
+        return True
+    try:
+        return not bool(value == other)
+    except Exception:
+        return True
+
+
 # ---------------------------------------------------------------- grader side
 
 
@@ -285,11 +443,17 @@ class Sandbox:
         return self._request({"op": "describe", "names": names}, self.limits.call_seconds * 3)
 
     def call(self, name: str, args: tuple, kwargs: dict) -> object:
-        """Call the submission's function `name` in the child and return the plain data it returned."""
-        return self._request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs},
-                             self.limits.call_seconds)
+        """Call the submission's function `name` in the child and return the plain data it returned.
 
-    def _request(self, message: dict, seconds: float) -> object:
+        Inside a `forbidding` block the child refuses the same library functions during the call; afterwards
+        the arguments as the call left them are copied back into `args` and `kwargs` (see `write_back`).
+        """
+        forbid = list(_FORBIDDEN)
+        seconds = self.limits.call_seconds + (FORBID_SETUP_SECONDS if forbid else 0.0)
+        message = {"op": "call", "name": name, "args": list(args), "kwargs": kwargs, "forbid": forbid}
+        return self._request(message, seconds, arguments=(args, kwargs))
+
+    def _request(self, message: dict, seconds: float, arguments: tuple | None = None) -> object:
         """Send one request and wait for its answer (child killed when it does not answer in time)."""
         if not self.alive:
             raise SubmissionError(f"the submission's process is not running ({self.died})")
@@ -299,6 +463,9 @@ class Sandbox:
             self._kill(f"could not send a request ({error.__class__.__name__})")
             raise SubmissionError(f"the submission's process is not running ({self.died})") from None
         reply = self._receive(time.monotonic() + seconds + 5.0)
+        if arguments is not None and "args" in reply:  # what the call did to its arguments, as in one process
+            write_back(list(arguments[0]), reply["args"])
+            write_back(arguments[1], reply.get("kwargs"))
         if reply.get("ok"):
             return reply.get("value")
         error_type = SAFE_ERRORS.get(str(reply.get("type")), SubmissionError)
@@ -536,6 +703,16 @@ def _describe(namespace: dict, names: list[str]) -> dict:
     return found
 
 
+def _encode_reply(message: dict, request: dict) -> bytes:
+    """A reply; a call's reply also carries its arguments as the call left them, when they can be sent."""
+    if request.get("op") == "call":
+        with contextlib.suppress(TypeError):
+            data = encode({**message, "args": request["args"], "kwargs": request["kwargs"]})
+            if len(data) <= MAX_FRAME:
+                return data
+    return encode(message)
+
+
 def _serve(namespace: dict, proto_in: int, proto_out: int, limits: dict) -> None:
     """Answer describe/call requests until told to exit."""
     while True:
@@ -545,21 +722,24 @@ def _serve(namespace: dict, proto_in: int, proto_out: int, limits: dict) -> None
             return
         if request.get("op") == "exit":
             return
-        signal.setitimer(signal.ITIMER_REAL, limits["call_seconds"])
         try:
-            if request["op"] == "describe":
-                value = _describe(namespace, request["names"])
-            else:
-                function = namespace.get(request["name"])
-                if not callable(function):
-                    raise NameError(f"{request['name']} is not a function in the submission")
-                value = function(*request["args"], **request["kwargs"])
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            reply = encode({"ok": True, "value": value})
+            with contextlib.ExitStack() as rules:
+                if request["op"] == "call" and request.get("forbid"):  # before the clock: it may import a library
+                    rules.enter_context(forbidding(*request["forbid"]))
+                signal.setitimer(signal.ITIMER_REAL, limits["call_seconds"])
+                if request["op"] == "describe":
+                    value = _describe(namespace, request["names"])
+                else:
+                    function = namespace.get(request["name"])
+                    if not callable(function):
+                        raise NameError(f"{request['name']} is not a function in the submission")
+                    value = function(*request["args"], **request["kwargs"])
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            reply = _encode_reply({"ok": True, "value": value}, request)
         except BaseException as error:  # the submission's own exceptions, timeouts, unsendable values
             signal.setitimer(signal.ITIMER_REAL, 0)
             kind = "TimeoutError" if isinstance(error, CellTimeout) else type(error).__name__
-            reply = encode({"ok": False, "type": kind, "error": f"{kind}: {error}"[:2000]})
+            reply = _encode_reply({"ok": False, "type": kind, "error": f"{kind}: {error}"[:2000]}, request)
         send_frame(proto_out, reply)
 
 

@@ -506,3 +506,110 @@ def test_otter_run_grades_a_full_submission_with_the_autograder_zip(assigned, tm
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     scored = [t for t in json.loads((tmp_path / "results.json").read_text())["tests"] if "max_score" in t]
     assert sum(t["score"] for t in scored) == sum(t["max_score"] for t in scored) == 10, scored
+
+
+# ---------------------------------------------------------------- known wrong answers that the hidden tests catch
+
+# Wrong answers from reviews, each in the answer cell of its question; the other answers are the master's.
+WRONG_ANSWERS = {
+    "attention": {
+        "q1_weights": "def attention_weights(q, k, mask=None):\n    n_k = k.shape[-2]\n"
+                      "    identity = torch.eye(n_k).expand(*k.shape[:-1], n_k)  # one-hot values give the weights\n"
+                      "    return F.scaled_dot_product_attention(q, k, identity, attn_mask=mask)",
+        "q2_attend": "from torch.nn.functional import scaled_dot_product_attention as fused\n\n\n"
+                     "def attend(q, k, v, mask=None):\n    return fused(q, k, v, attn_mask=mask)",
+    },
+    "mlm": {
+        "q2_corrupt": "def corrupt(input_ids, selected, mask_token_id, vocab_size, seed):\n"
+                      "    generator = torch.Generator().manual_seed(seed)\n"
+                      "    labels = torch.where(selected, input_ids, torch.full_like(input_ids, -100))\n"
+                      "    draw = torch.rand(input_ids.shape, generator=generator)\n"
+                      "    random_ids = torch.randint(0, vocab_size, input_ids.shape, generator=generator,\n"
+                      "                               dtype=input_ids.dtype)\n"
+                      "    inputs = input_ids  # no copy: this writes into the caller's tensor\n"
+                      "    inputs[selected & (draw < 0.8)] = mask_token_id\n"
+                      "    swap = selected & (draw >= 0.8) & (draw < 0.9)\n"
+                      "    inputs[swap] = random_ids[swap]\n    return inputs, labels",
+        "q3_loss": "def mlm_loss(logits, labels):\n    return F.cross_entropy(logits.flatten(0, 1), labels.flatten())",
+    },
+    "decoding": {
+        "q1_top_k": "def top_k_filter(logits, k):\n"
+                    "    kth = torch.topk(logits, min(k, logits.shape[-1]), dim=-1).values[..., -1:]\n"
+                    "    logits[logits < kth] = float('-inf')  # changes the caller's tensor\n    return logits",
+        "q2_top_p": "from transformers import TopPLogitsWarper\n\n\n"
+                    "def top_p_filter(logits, p):\n    return TopPLogitsWarper(top_p=p)(None, logits.clone())",
+        "q3_repetition": "def repetition_penalty(logits, input_ids, penalty):\n"
+                         "    from transformers import RepetitionPenaltyLogitsProcessor\n"
+                         "    return RepetitionPenaltyLogitsProcessor(penalty=penalty)(input_ids, logits.clone())",
+    },
+    "ag_news_exercises": {
+        "q2_clean": "def clean_text(text):  # skips step 2: gas:\\\\$40 becomes 'gas: $40'\n"
+                    "    pairs = ((' #39;', \"'\"), (' quot;', '\"'), (' amp;', '&'), (' #36;', '$'))\n"
+                    "    for fragment, character in pairs:\n"
+                    "        text = text.replace(fragment, character)\n"
+                    "    return ' '.join(text.replace('\\\\', ' ').split())",
+        "q4_macro_f1": "def macro_f1(y_true, y_pred, n_classes):  # skips classes absent from both\n"
+                       "    counts = confusion(y_true, y_pred, n_classes).double()\n"
+                       "    return (2 * counts.diagonal() / (counts.sum(0) + counts.sum(1))).nanmean().item()",
+    },
+}
+# What each wrong answer fails: one new hidden test each (ForbiddenCallError: a refused library call).
+CAUGHT_BY = {
+    ("attention", "q1_weights"): ["hidden test 4 failed (ForbiddenCallError)"],
+    ("attention", "q2_attend"): ["hidden test 3 failed (ForbiddenCallError)"],
+    ("mlm", "q2_corrupt"): [f"hidden test {n} failed (AssertionError)" for n in (1, 2, 4)],
+    ("mlm", "q3_loss"): ["hidden test 3 failed (ForbiddenCallError)"],
+    ("decoding", "q1_top_k"): ["hidden test 3 failed (AssertionError)"],
+    ("decoding", "q2_top_p"): ["hidden test 3 failed (ForbiddenCallError)"],
+    ("decoding", "q3_repetition"): ["hidden test 3 failed (ForbiddenCallError)"],
+    ("ag_news_exercises", "q2_clean"): ["hidden test 3 failed (AssertionError)"],
+    ("ag_news_exercises", "q4_macro_f1"): ["hidden test 3 failed (AssertionError)"],
+}
+
+
+@pytest.fixture(scope="session")
+def wrong_batch(assigned, tmp_path_factory):
+    """One submission per lab holding every known wrong answer of that lab, graded by the course's grader."""
+    folder = tmp_path_factory.mktemp("wrong")
+    notebooks = {}
+    for lab, answers in WRONG_ANSWERS.items():
+        nb = filled(assigned["labs"][lab]["notebook"], MASTERS[lab])
+        for question, source in answers.items():
+            (index,) = answer_cells(nb)[question]
+            nb.cells[index].source = source
+        notebooks[("wrong", lab)] = nb
+    write_batch(folder, notebooks)
+    results = grading.grade_folder(folder, assigned["zips"], tmp_path_factory.mktemp("wrong-out"), workers=2,
+                                   limits=FAST)
+    return {"folder": folder, "results": by_key(results)}
+
+
+def test_hidden_tests_catch_library_calls_in_place_changes_and_edge_cases(wrong_batch):
+    for lab, answers in WRONG_ANSWERS.items():
+        result = wrong_batch["results"][("wrong", lab)]
+        assert result.status == "graded", (lab, result.notes)
+        for question in result.questions:
+            hidden = [m for m in question.messages if m.startswith("hidden")]
+            assert not [m for m in question.messages if m.startswith("public")], (lab, question.messages)
+            assert hidden == CAUGHT_BY.get((lab, question.question), []), (lab, question.question, hidden)
+            assert (question.points < question.possible) == (question.question in answers)
+
+
+def test_otter_run_gives_the_wrong_answers_the_same_scores_as_the_sandbox(assigned, wrong_batch, tmp_path):
+    """`otter run` calls the functions in the notebook's own process: in-place changes and refusals must agree."""
+    runs = {}
+    for lab in WRONG_ANSWERS:
+        folder = tmp_path / lab
+        folder.mkdir()
+        shutil.copy2(wrong_batch["folder"] / "wrong" / f"{lab}.ipynb", folder / f"{lab}.ipynb")
+        runs[lab] = subprocess.Popen([str(Path(sys.executable).parent / "otter"), "run", "-a",
+                                      str(assigned["labs"][lab]["autograder"]), "-o", str(folder),
+                                      str(folder / f"{lab}.ipynb")], cwd=folder, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+    for lab, run in runs.items():
+        output = run.communicate(timeout=600)[0]
+        assert run.returncode == 0, output[-2000:]
+        scored = {t["name"]: t["score"] for t in json.loads((tmp_path / lab / "results.json").read_text())["tests"]
+                  if "max_score" in t}
+        ours = {q.question: q.points for q in wrong_batch["results"][("wrong", lab)].questions}
+        assert scored.keys() == ours.keys() and all(abs(scored[q] - ours[q]) < 1e-3 for q in ours), (lab, scored, ours)

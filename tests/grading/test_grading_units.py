@@ -205,3 +205,80 @@ def test_lab_data_files_list_every_data_file_that_graded_cells_read():
         read = {m for c in nb.cells if c.cell_type == "code" and "otter_ignore" not in c.metadata.get("tags", [])
                 for m in re.findall(r"data_file\(\s*[\"']([^\"']+)[\"']", c.source)}
         assert read == set(grading.LAB_DATA_FILES.get(lab, ())), (lab, read)
+
+
+def test_a_call_through_the_sandbox_changes_its_arguments_as_a_call_in_one_process_would():
+    cells = [{"source": "def grow(x, table, items, untouched):\n    x[0] = 9\n    table['t'].add_(1)\n"
+                        "    table['new'] = 1\n    del table['old']\n    items.append(3)\n    return 'done'"}]
+    x, table, items = torch.zeros(2), {"t": torch.ones(2), "old": 0}, [1]
+    untouched = np.arange(3)
+    with Sandbox("{}", cells, Limits(call_seconds=5), isolation="none") as box:
+        assert box.call("grow", (x, table, items), {"untouched": untouched}) == "done"
+    assert x.tolist() == [9, 0] and table["t"].tolist() == [2, 2] and items == [1, 3]
+    assert set(table) == {"t", "new"} and untouched.tolist() == [0, 1, 2]
+    original = [np.int64(3), "a", torch.zeros(1)]  # copies that come back unchanged change nothing
+    sandbox.write_back(original, [3, "a", torch.zeros(1)])
+    assert type(original[0]) is np.int64
+
+
+CROSS_ENTROPY_CALLS = """import torch
+import torch.nn.functional as F
+from torch.nn.functional import cross_entropy as imported_early
+
+
+def direct(x, y):
+    return F.cross_entropy(x, y)
+
+
+def early(x, y):
+    return imported_early(x, y)
+
+
+def through_a_module(x, y):
+    return torch.nn.CrossEntropyLoss()(x, y)
+
+
+def swallowed(x, y):
+    try:
+        return F.cross_entropy(x, y)
+    except Exception:
+        return None
+
+
+def by_hand(x, y):
+    return -torch.log_softmax(x, -1).gather(-1, y[:, None]).mean()
+"""
+
+
+def test_forbidding_refuses_a_library_function_in_the_students_process_however_it_is_reached():
+    import torch.nn.functional as F
+
+    x, y = torch.randn(3, 5), torch.tensor([0, 1, 2])
+    want = F.cross_entropy(x, y)
+    names = ("direct", "early", "through_a_module", "swallowed")
+    with Sandbox("{}", [{"source": CROSS_ENTROPY_CALLS}], Limits(call_seconds=5), isolation="none") as box:
+        for name in names:
+            with sandbox.forbidding("torch.nn.functional.cross_entropy"), pytest.raises(sandbox.ForbiddenCallError):
+                box.call(name, (x, y), {})
+            torch.testing.assert_close(box.call(name, (x, y), {}), want)  # allowed outside the block
+        with sandbox.forbidding("torch.nn.functional.cross_entropy"):
+            torch.testing.assert_close(box.call("by_hand", (x, y), {}), want)
+    namespace: dict = {}  # the same in one process, as under `otter run`
+    exec(CROSS_ENTROPY_CALLS, namespace)
+    for name in names:
+        with sandbox.forbidding("torch.nn.functional.cross_entropy"), pytest.raises(sandbox.ForbiddenCallError):
+            namespace[name](x, y)
+    assert F.cross_entropy.__module__ == "torch.nn.functional" and namespace["direct"](x, y) is not None
+    assert grading._error_kind("Exception raised:\n    ForbiddenCallError: no") == "ForbiddenCallError"
+
+
+def test_forbidding_a_class_refuses_calls_of_its_instances_and_restores_it():
+    from transformers.generation.logits_process import TopKLogitsWarper
+
+    call = TopKLogitsWarper.__call__
+    warper = TopKLogitsWarper(top_k=2)
+    with sandbox.forbidding("transformers.generation.logits_process.TopKLogitsWarper", "no_such_module.f"):
+        with pytest.raises(sandbox.ForbiddenCallError, match="TopKLogitsWarper"):
+            warper(None, torch.randn(1, 5))
+    assert TopKLogitsWarper.__call__ is call and torch.isfinite(warper(None, torch.randn(1, 5))).sum() == 2
+    assert sandbox._FORBIDDEN == []
