@@ -16,13 +16,16 @@ def pad_right(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor,
 
 
 @torch.no_grad()
-def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int = 16, prefix: str | None = None):
+def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int = 16, prefix: str | None = None,
+                   start_id: int | None = None):
     """For each text, a 1-D tensor of log P(token_t | tokens_<t) for its tokens after the first.
 
-    With `prefix`, the prefix is prepended and only the text's own tokens are scored.
-    Padding is on the right and masked, so batching does not change the numbers.
+    Every row starts with `start_id` (default: the tokenizer's BOS token). With `prefix`, the prefix follows it
+    and only the text's own tokens are scored. Padding is on the right and masked, so batching does not change
+    the numbers.
     """
-    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    start_id = tokenizer.bos_token_id if start_id is None else start_id
+    bos = [start_id] if start_id is not None else []
     results: list[torch.Tensor] = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
@@ -40,6 +43,7 @@ def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int = 16,
     return results
 
 
-def sentence_logprob(model, tokenizer, texts: Sequence[str], batch_size: int = 16, prefix: str | None = None):
+def sentence_logprob(model, tokenizer, texts: Sequence[str], batch_size: int = 16, prefix: str | None = None,
+                     start_id: int | None = None):
     """Total log-probability of each text (sum of its token log-probabilities), as a 1-D tensor."""
-    return torch.stack([lp.sum() for lp in token_logprobs(model, tokenizer, texts, batch_size, prefix)])
+    return torch.stack([lp.sum() for lp in token_logprobs(model, tokenizer, texts, batch_size, prefix, start_id)])

@@ -78,6 +78,19 @@ def test_batched_scoring_equals_one_at_a_time_and_the_model_loss():
     torch.testing.assert_close(per_token.mean(), -loss, atol=1e-4, rtol=1e-4)
 
 
+def test_the_start_token_can_be_chosen():
+    tokenizer, model = load_causal_lm(PROFILES["smoke"])
+    text = "The cat sat on the mat."
+    document = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    ids = tokenizer("<|endoftext|>" + text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    assert ids[0, 0] == document != tokenizer.bos_token_id
+    with torch.no_grad():
+        loss = model(input_ids=ids, labels=ids).loss
+    per_token = token_logprobs(model, tokenizer, [text], start_id=document)[0]
+    torch.testing.assert_close(per_token.mean(), -loss, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(per_token.sum(), sentence_logprob(model, tokenizer, [text])[0])  # BOS differs
+
+
 def test_report_hides_loading_bars_but_keeps_errors():
     import datasets
     import transformers
