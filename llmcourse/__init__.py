@@ -1,4 +1,4 @@
-"""Plumbing for the executable LLM course: profiles, data, models, environment, cache, plots."""
+"""Plumbing for the executable LLM course: profiles, data, models, environment, cache, plots, printing."""
 
 from llmcourse.errors import CourseError
 from llmcourse.profile import Profile, get_profile
