@@ -25,7 +25,7 @@ def device() -> str:
 
 
 def report(seed: int = 0) -> str:
-    """Seed everything and return one line naming profile, versions and hardware."""
+    """Seed everything and return one line naming profile, hardware, seed and versions (the first three first)."""
     import torch
     import transformers
 
@@ -37,8 +37,8 @@ def report(seed: int = 0) -> str:
     plain_numpy_scalars()
     where = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU x{os.cpu_count()}"
     return (
-        f"profile={get_profile().name} | python {platform.python_version()} | torch {torch.__version__} | "
-        f"transformers {transformers.__version__} | {where} | seed={seed}"
+        f"profile={get_profile().name} | {where} | seed={seed} | python {platform.python_version()} | "
+        f"torch {torch.__version__} | transformers {transformers.__version__}"
     )
 
 
